@@ -1,0 +1,50 @@
+# Daily commands. `make run` (quickstart: SQLite, eager Celery) and `make test` (PostgreSQL + Redis on localhost).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chargepay
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The quickstart ignores any database/Redis settings of the shell: SQLite and eager Celery.
+QUICK := env -u DATABASE_URL -u REDIS_URL -u DEBUG -u CELERY_TASK_ALWAYS_EAGER
+
+.PHONY: run test install install-dev migrate lint format check clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+run: install
+	$(QUICK) $(BIN)/python manage.py migrate --noinput -v0
+	$(QUICK) $(BIN)/python manage.py seed_demo > /dev/null
+	@HOST=$(HOST) PORT=$(PORT) ./scripts/print_curl.sh
+	$(QUICK) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} DEBUG=false \
+		SECURE_SSL_REDIRECT=false $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: install-dev
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

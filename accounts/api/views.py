@@ -1,0 +1,54 @@
+"""&Charge partner login and token rotation (DESIGN §3.1)."""
+
+import base64
+import binascii
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from accounts import services
+from chargepay import errors
+from chargepay.api.andcharge import AndChargePublicView, ErrorSerializer
+
+TOKENS = inline_serializer(
+    "PartnerTokens",
+    {"accessToken": serializers.CharField(), "refreshToken": serializers.CharField(), "idToken": serializers.CharField()},
+)
+UNAUTHORIZED = {401: OpenApiResponse(ErrorSerializer, description="AUTHORIZATION_INVALID")}
+
+
+def _credential(request, scheme: str) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    given_scheme, _, credential = header.partition(" ")
+    if given_scheme != scheme or not credential.strip():
+        raise errors.AuthorizationInvalid()
+    return credential.strip()
+
+
+class PartnerLoginView(AndChargePublicView):
+    @extend_schema(
+        operation_id="partnerLogin",
+        summary="Log in with an API key (HTTP Basic: accessKeyId:secretAccessKey), no body",
+        request=None,
+        responses={200: TOKENS, **UNAUTHORIZED},
+    )
+    def post(self, request):
+        try:
+            decoded = base64.b64decode(_credential(request, "Basic"), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise errors.AuthorizationInvalid() from None
+        access_key_id, separator, secret = decoded.partition(":")
+        if not separator:
+            raise errors.AuthorizationInvalid()
+        return Response(services.partner_tokens_issue(access_key_id=access_key_id, secret=secret))
+
+
+class PartnerTokenRefreshView(AndChargePublicView):
+    @extend_schema(
+        operation_id="refreshTokens",
+        summary="Trade a refresh token (Bearer) for a new set; the old refresh token stops working",
+        responses={200: TOKENS, **UNAUTHORIZED},
+    )
+    def get(self, request):
+        return Response(services.partner_tokens_refresh(raw_refresh_token=_credential(request, "Bearer")))

@@ -1,0 +1,97 @@
+"""People and partners: staff users, partners with their API keys, customers and partner links."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class User(AbstractUser):
+    """A person who logs in: staff in the admin (and, later, HOP service accounts)."""
+
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="user_email_unique_ci"),
+        ]
+
+
+class Partner(models.Model):
+    """A charge-point operator or e-mobility provider calling the &Charge API."""
+
+    code = models.CharField(max_length=100, unique=True, help_text="The partnerId in API paths, e.g. PCS-001.")
+    name = models.CharField(max_length=200, help_text="Display name shown in transactions, e.g. MSP Partner.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})"
+
+
+class PartnerApiKey(models.Model):
+    """An access key id with a secret. Only a SHA-256 digest of the secret is stored.
+
+    The secret is 256 random bits, so a fast digest is as safe as a slow password hash here and keeps
+    login cheap; comparison is constant-time.
+    """
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="api_keys")
+    access_key_id = models.CharField(max_length=40, unique=True)
+    secret_digest = models.CharField(max_length=64)
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "partner API key"
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Customer(models.Model):
+    """The wallet holder. Balances live in ledger accounts, one per unit."""
+
+    email = models.EmailField(blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="customer_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Customer {self.pk}" + (f" <{self.email}>" if self.email else "")
+
+
+class LinkStatus(models.TextChoices):
+    INITIAL = "INITIAL", "Initial (awaiting the customer's confirmation)"
+    LINKED = "LINKED", "Linked"
+
+
+class PartnerLink(models.Model):
+    """Partner + the partner's own user id → our customer. Only a LINKED link lets the partner act."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="links")
+    external_user_id = models.CharField(max_length=100, help_text="The partner's userId.")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="links")
+    status = models.CharField(max_length=10, choices=LinkStatus.choices, default=LinkStatus.INITIAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "external_user_id"], name="link_partner_user_unique"),
+            models.UniqueConstraint(fields=["partner", "customer"], name="link_partner_customer_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner.code}/{self.external_user_id} → {self.customer_id} ({self.status})"

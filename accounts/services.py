@@ -1,0 +1,143 @@
+"""Writes for people and partners: partners, API keys, customers, links, partner tokens."""
+
+import hashlib
+import hmac
+import secrets
+import string
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from chargepay.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFound
+from ledger import services as ledger_services
+
+from . import selectors
+from .models import Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink
+from .tokens import ANDCHARGE_API, PartnerIdToken
+
+_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def partner_create(*, code: str, name: str) -> Partner:
+    """Create a partner and its kilometer account. Raises InvalidParameter for a taken or bad code."""
+    code, name = code.strip(), name.strip()
+    if not code or len(code) > 100 or "/" in code:
+        raise InvalidParameter(code, "code")
+    if not name:
+        raise InvalidParameter(name, "name")
+    with transaction.atomic():
+        if Partner.objects.filter(code=code).exists():
+            raise InvalidParameter(code, "code")
+        partner = Partner.objects.create(code=code, name=name)
+        ledger_services.partner_accounts_open(partner=partner)
+    return partner
+
+
+def api_key_create(*, partner: Partner, label: str = "", access_key_id: str | None = None, secret: str | None = None):
+    """Create an API key for `partner`. Returns (key, secret): the secret is never retrievable again.
+
+    `access_key_id`/`secret` are only passed by seed_demo, for fixed demo credentials.
+    """
+    access_key_id = access_key_id or "AK" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(18))
+    secret = secret or secrets.token_urlsafe(32)
+    key = PartnerApiKey.objects.create(
+        partner=partner, access_key_id=access_key_id, secret_digest=secret_digest(secret), label=label
+    )
+    return key, secret
+
+
+def api_key_revoke(*, key: PartnerApiKey) -> PartnerApiKey:
+    """Revoke a key: no new tokens, and tokens already issued for it stop working at once."""
+    PartnerApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    key.refresh_from_db()
+    return key
+
+
+def customer_create(*, email: str = "", name: str = "") -> Customer:
+    """Create a customer with an empty wallet in every unit."""
+    email = email.strip()
+    with transaction.atomic():
+        if email and Customer.objects.filter(email__iexact=email).exists():
+            raise InvalidParameter(email, "email")
+        customer = Customer.objects.create(email=email, name=name.strip())
+        ledger_services.wallets_open(customer=customer)
+    return customer
+
+
+def partner_link_create(*, partner: Partner, external_user_id: str, customer: Customer, confirmed: bool) -> PartnerLink:
+    """Link a partner's userId to a customer; `confirmed` makes it LINKED at once (operator action)."""
+    if not external_user_id or len(external_user_id) > 100:
+        raise InvalidParameter(external_user_id, "userId")
+    with transaction.atomic():
+        if PartnerLink.objects.filter(partner=partner, external_user_id=external_user_id).exists():
+            raise InvalidParameter(external_user_id, "userId")
+        if PartnerLink.objects.filter(partner=partner, customer=customer).exists():
+            raise InvalidParameter(customer.pk, "customer")
+        return PartnerLink.objects.create(
+            partner=partner,
+            external_user_id=external_user_id,
+            customer=customer,
+            status=LinkStatus.LINKED if confirmed else LinkStatus.INITIAL,
+            linked_at=timezone.now() if confirmed else None,
+        )
+
+
+def _partner_tokens(*, key: PartnerApiKey) -> dict[str, str]:
+    refresh = RefreshToken()
+    refresh["api"] = ANDCHARGE_API
+    refresh["partner"] = key.partner.code
+    refresh["kid"] = key.access_key_id
+    OutstandingToken.objects.create(
+        jti=refresh["jti"], token=str(refresh), created_at=timezone.now(), expires_at=timezone.now() + refresh.lifetime
+    )
+    id_token = PartnerIdToken()
+    id_token["partner"] = key.partner.code
+    id_token["name"] = key.partner.name
+    return {"accessToken": str(refresh.access_token), "refreshToken": str(refresh), "idToken": str(id_token)}
+
+
+def partner_tokens_issue(*, access_key_id: str, secret: str) -> dict[str, str]:
+    """Log a partner in with its API key. Raises AuthorizationInvalid for anything but an active key."""
+    key = selectors.api_key_get_active(access_key_id=access_key_id)
+    if key is None or not hmac.compare_digest(key.secret_digest, secret_digest(secret)):
+        raise AuthorizationInvalid()
+    return _partner_tokens(key=key)
+
+
+def partner_tokens_refresh(*, raw_refresh_token: str) -> dict[str, str]:
+    """Rotate: a valid, unused refresh token buys a new set of three tokens and is blacklisted.
+
+    Locks the refresh token's OutstandingToken row, so of two concurrent refreshes with one token,
+    exactly one succeeds. Raises AuthorizationInvalid.
+    """
+    try:
+        refresh = RefreshToken(raw_refresh_token)  # signature, expiry, type, issuer, audience, blacklist
+    except TokenError:
+        raise AuthorizationInvalid() from None
+    if refresh.get("api") != ANDCHARGE_API:
+        raise AuthorizationInvalid()
+    key = selectors.api_key_get_active(access_key_id=refresh.get("kid", ""))
+    if key is None or key.partner.code != refresh.get("partner"):
+        raise AuthorizationInvalid()
+    with transaction.atomic():
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=refresh["jti"]).first()
+        if outstanding is None:
+            raise AuthorizationInvalid()
+        _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+        if not created:
+            raise AuthorizationInvalid()
+        return _partner_tokens(key=key)
+
+
+def partner_get_by_code(*, code: str) -> Partner:
+    partner = Partner.objects.filter(code=code).first()
+    if partner is None:
+        raise ObjectNotFound("partner", code)
+    return partner

@@ -1,0 +1,172 @@
+"""Plumbing of the &Charge partner API: bearer authentication, partner scope, rate limit, error envelope.
+
+Every &Charge view subclasses AndChargeView; every error it raises is answered as
+`{"error": CODE, "args": [...]}` with the code's HTTP status, and nothing else ever leaves it.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import selectors as accounts_selectors
+from accounts.models import Partner
+from accounts.tokens import ANDCHARGE_API
+from chargepay import errors
+from chargepay.request_context import current_request_id
+
+logger = logging.getLogger("chargepay.api.andcharge")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """`{"error": CODE, "args": [...]}` (for the OpenAPI schema)."""
+
+    error = serializers.ChoiceField(choices=[code.value for code in errors.ErrorCode])
+    args = serializers.ListField(child=serializers.JSONField())
+
+
+def error_body(error: errors.ChargepayError) -> dict:
+    return {"error": str(error.code), "args": list(error.args)}
+
+
+def error_response(error: errors.ChargepayError) -> Response:
+    response = Response(error_body(error), status=error.status)
+    if isinstance(error, errors.TooManyRequests):
+        response["Retry-After"] = str(error.args[0])
+    return response
+
+
+def to_chargepay_error(exc: Exception) -> errors.ChargepayError | None:
+    """Translate framework exceptions into our hierarchy; None for an unexpected exception."""
+    if isinstance(exc, errors.ChargepayError):
+        return exc
+    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        return errors.AuthorizationInvalid()
+    if isinstance(exc, drf_exceptions.PermissionDenied | DjangoPermissionDenied):
+        return errors.AccessDenied()
+    if isinstance(exc, drf_exceptions.Throttled):
+        return errors.TooManyRequests(max(1, math.ceil(exc.wait or 1)))
+    if isinstance(exc, drf_exceptions.ParseError | drf_exceptions.UnsupportedMediaType):
+        return errors.InvalidFormat("request body is not valid JSON")
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return errors.MethodNotAllowed(exc.args[0] if exc.args else "")
+    if isinstance(exc, Http404 | drf_exceptions.NotFound):
+        return errors.ObjectNotFound("route", "")
+    return None
+
+
+def andcharge_exception_handler(exc: Exception, context: dict) -> Response:
+    error = to_chargepay_error(exc)
+    if error is None:
+        logger.exception("unexpected error in the &Charge API")
+        error = errors.InternalError(current_request_id())
+    elif error.status >= 400:
+        logger.info("refused", extra={"error": str(error.code), "status_code": error.status})
+    return error_response(error)
+
+
+@dataclass(frozen=True)
+class PartnerPrincipal:
+    """The caller of the &Charge API: a partner, by a still-valid API key."""
+
+    partner: Partner
+    access_key_id: str
+    is_authenticated = True
+
+
+class PartnerJWTAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <accessToken>`: a signed, unexpired &Charge access token whose API key is
+    still active (one indexed query). Anything else is AUTHORIZATION_INVALID."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme != "Bearer" or not raw or " " in raw:
+            raise errors.AuthorizationInvalid()
+        try:
+            token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
+        except TokenError:
+            raise errors.AuthorizationInvalid() from None
+        if token.get("api") != ANDCHARGE_API:
+            raise errors.AuthorizationInvalid()
+        key = accounts_selectors.api_key_get_active(access_key_id=token.get("kid", ""))
+        if key is None or key.partner.code != token.get("partner"):
+            raise errors.AuthorizationInvalid()
+        return PartnerPrincipal(partner=key.partner, access_key_id=key.access_key_id), token
+
+    def authenticate_header(self, request):
+        return "Bearer"
+
+
+class PartnerJWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerJWTAuthentication
+    name = "partnerAccessToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class IsPathPartner(BasePermission):
+    """The token's partner must be the path's partnerId: another partner's path is ACCESS_DENIED."""
+
+    def has_permission(self, request, view):
+        principal = request.user
+        if not isinstance(principal, PartnerPrincipal):
+            return False
+        if principal.partner.code != view.kwargs.get("partner_id"):
+            raise errors.AccessDenied()
+        return True
+
+
+class PartnerRateThrottle(SimpleRateThrottle):
+    scope = "partner"
+
+    def get_cache_key(self, request, view):
+        principal = request.user
+        if not isinstance(principal, PartnerPrincipal):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": principal.partner.pk}
+
+
+class AndChargeView(APIView):
+    """Base of every authenticated &Charge view. Order: auth → partner scope → rate limit → the view."""
+
+    authentication_classes = [PartnerJWTAuthentication]
+    permission_classes = [IsPathPartner]
+    throttle_classes = [PartnerRateThrottle]
+
+    def get_exception_handler(self):
+        return andcharge_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if len(kwargs.get("user_id", "")) > 100:
+            raise errors.ParameterMaxLength("userId", 100)
+
+    @property
+    def partner(self) -> Partner:
+        return self.request.user.partner
+
+
+class AndChargePublicView(APIView):
+    # The login endpoints: no bearer auth, same error envelope.
+
+    authentication_classes = []
+    permission_classes = []
+
+    def get_exception_handler(self):
+        return andcharge_exception_handler

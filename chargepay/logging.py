@@ -1,0 +1,37 @@
+"""Structured logs: one JSON object per line.
+
+Only the message, level, logger, request id, exception text and explicitly passed `extra` keys from an
+allow-list are written. Request objects, headers and bodies are never serialised, so tokens and secrets
+cannot reach the log through the formatter.
+"""
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from .request_context import current_request_id
+
+ALLOWED_EXTRA = ("partner", "customer_id", "transaction_id", "status_code", "error", "path", "method")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", current_request_id()),
+            "message": record.getMessage(),
+        }
+        for key in ALLOWED_EXTRA:
+            if key in record.__dict__:
+                payload[key] = record.__dict__[key]
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str, ensure_ascii=False)

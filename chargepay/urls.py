@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api import views as accounts_views
+from chargepay.api.handlers import not_found
+from ledger.api import views as ledger_views
+
+andcharge = [
+    path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
+    path("public/v1/tokens", accounts_views.PartnerTokenRefreshView.as_view(), name="andcharge-tokens"),
+    path("v1/partners/<str:partner_id>/accounts/<str:user_id>", ledger_views.AccountView.as_view(), name="andcharge-account"),
+    path(
+        "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions",
+        ledger_views.AccountTransactionsView.as_view(),
+        name="andcharge-transactions",
+    ),
+    path(
+        "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions/<str:transaction_id>",
+        ledger_views.AccountTransactionDetailView.as_view(),
+        name="andcharge-transaction",
+    ),
+]
+
+urlpatterns = [
+    *andcharge,
+    path("api/schema/andcharge/", SpectacularAPIView.as_view(patterns=andcharge), name="schema-andcharge"),
+    path("api/docs/andcharge/", SpectacularSwaggerView.as_view(url_name="schema-andcharge"), name="docs-andcharge"),
+    path("admin/", admin.site.urls),
+    # Any other path under the &Charge prefixes answers in its envelope, with DEBUG on or off.
+    re_path(r"^(v1|public)/", not_found),
+]
+
+handler404 = "chargepay.api.handlers.not_found"
+handler500 = "chargepay.api.handlers.internal_error"

@@ -1,0 +1,1 @@
+"""Cards, charges and gateway attempts arrive with the HOP issue."""

@@ -1,0 +1,152 @@
+"""Input and output serializers of the &Charge API (DESIGN §3)."""
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import pycountry
+from django.conf import settings
+from rest_framework import serializers
+
+from chargepay.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
+from ledger.models import Transaction, TransactionKind
+
+# The &Charge service enum; only PAY_FOR_CHARGING_SESSION is built.
+SUPPORTED_SERVICES = {TransactionKind.PAY_FOR_CHARGING_SESSION.value}
+KNOWN_SERVICES = SUPPORTED_SERVICES | {"CO2_OFFSET_CHARGING_SESSION", "DONATE_FOR_CO2_OFFSET"}
+
+EVSE_ID_RE = re.compile(r"^(([A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9\*]{1,30})|(\+?[0-9]{1,3}\*[0-9]{3}\*[0-9\*]{1,32}))$")
+TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{4})$")
+DECIMAL_RE = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+GEO_RE = re.compile(r"^(-?\d{1,3}(?:\.\d{1,12})?),(-?\d{1,3}(?:\.\d{1,12})?)$")
+COUNTRY_CODES = {c.alpha_2 for c in pycountry.countries} | {c.alpha_3 for c in pycountry.countries}
+
+
+def parse_session_time(value: str) -> datetime:
+    """`yyyy-MM-dd'T'HH:mm:ss.SSSZ` with `Z` or a `+HHMM` offset. Raises ValueError."""
+    if not TIMESTAMP_RE.match(value):
+        raise ValueError(value)
+    return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def _invalid():
+    return serializers.ValidationError("invalid", code="invalid")
+
+
+def evse_id_validator(value: str) -> None:
+    if not EVSE_ID_RE.match(value):
+        raise _invalid()
+
+
+def decimal_validator(value: str) -> None:
+    if value == "":
+        return
+    try:
+        ok = DECIMAL_RE.match(value) and Decimal(value) >= 0
+    except InvalidOperation:
+        ok = False
+    if not ok:
+        raise _invalid()
+
+
+def session_time_validator(value: str) -> None:
+    try:
+        parse_session_time(value)
+    except ValueError:
+        raise _invalid() from None
+
+
+def geo_validator(value: str) -> None:
+    match = GEO_RE.match(value)
+    if not match or not (-90 <= float(match[1]) <= 90 and -180 <= float(match[2]) <= 180):
+        raise _invalid()
+
+
+def country_validator(value: str) -> None:
+    if value not in COUNTRY_CODES:
+        raise _invalid()
+
+
+def _ssd(*validators, required=True, allow_blank=False):
+    return StrictCharField(
+        max_length=100, required=required, allow_blank=allow_blank, allow_null=not required, validators=list(validators)
+    )
+
+
+class ServiceSpecificDataSerializer(StrictDictSerializerMixin, serializers.Serializer):
+    """The session's CDR. Every value is a JSON string; unknown keys are refused."""
+
+    EVSE_ID = _ssd(evse_id_validator)
+    CONSUMED_ENERGY_KWH = _ssd(decimal_validator, allow_blank=True)
+    SESSION_START = _ssd(session_time_validator)
+    SESSION_END = _ssd(session_time_validator)
+    GEO_POSITION_CHARGEPOINT = _ssd(geo_validator)
+    GEO_POSITION_USER = _ssd(geo_validator, required=False, allow_blank=True)
+    COUNTRY = _ssd(country_validator)
+    CITY = _ssd(allow_blank=True)
+    STREET = _ssd(allow_blank=True)
+    HOUSE_NUMBER = _ssd(allow_blank=True)
+    CPO_ID = _ssd(required=False, allow_blank=True)
+    MAX_CHARGING_POWER = _ssd(decimal_validator, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if parse_session_time(attrs["SESSION_END"]) < parse_session_time(attrs["SESSION_START"]):
+            raise serializers.ValidationError({"SESSION_END": [_invalid().detail[0]]})
+        # Store what was sent, minus keys sent as null.
+        return {key: value for key, value in attrs.items() if value is not None}
+
+
+class TransactionRequestSerializer(serializers.Serializer):
+    """The &Charge TransactionRequest. Unknown top-level keys are ignored (forward compatibility)."""
+
+    transactionId = StrictCharField(max_length=100)  # noqa: N815 (the contract's names)
+    transactionReference = StrictCharField(max_length=100, required=False, allow_null=True, allow_blank=True)  # noqa: N815
+    service = StrictCharField(max_length=100)
+    kilometer = StrictIntegerField()
+    serviceSpecificData = ServiceSpecificDataSerializer()  # noqa: N815
+
+    def validate_service(self, value):
+        if value not in SUPPORTED_SERVICES:
+            raise _invalid()
+        return value
+
+    def validate_kilometer(self, value):
+        if not 1 <= value <= settings.KM_MAX_PER_TRANSACTION:
+            raise _invalid()
+        return value
+
+
+def format_created(moment: datetime) -> str:
+    """&Charge timestamps: UTC, milliseconds, `+0000` (e.g. 2019-04-23T08:07:48.788+0000)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def format_address(service_data: dict) -> str:
+    """`<STREET> <HOUSE_NUMBER>, <CITY>` with empty parts and their separators left out."""
+    street = " ".join(part for part in (service_data.get("STREET", ""), service_data.get("HOUSE_NUMBER", "")) if part)
+    return ", ".join(part for part in (street, service_data.get("CITY", "")) if part)
+
+
+class TransactionSerializer(serializers.Serializer):
+    """The &Charge Transaction. Expects a Transaction annotated with `wallet_amount` (ledger.selectors)."""
+
+    transactionId = serializers.CharField(source="external_id")  # noqa: N815
+    partner = serializers.CharField(source="partner.name")
+    kilometer = serializers.IntegerField(source="wallet_amount")
+    status = serializers.CharField()
+    created = serializers.SerializerMethodField()
+    type = serializers.CharField(source="kind")
+    address = serializers.SerializerMethodField()
+
+    def get_created(self, txn: Transaction) -> str:
+        return format_created(txn.created_at)
+
+    def get_address(self, txn: Transaction) -> str:
+        return format_address(txn.service_data)
+
+
+class AccountSummarySerializer(serializers.Serializer):
+    userId = serializers.CharField()  # noqa: N815
+    kmAvailable = serializers.IntegerField()  # noqa: N815
+    kmPending = serializers.IntegerField()  # noqa: N815

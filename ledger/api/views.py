@@ -1,0 +1,108 @@
+"""&Charge partner API: kilometer payments, balance and transaction history (DESIGN §3)."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from chargepay import errors
+from chargepay.api.andcharge import AndChargeView, ErrorSerializer
+from chargepay.api.fields import validated
+from ledger import selectors, services
+
+from .serializers import AccountSummarySerializer, TransactionRequestSerializer, TransactionSerializer
+
+MAX_PAGE_SIZE = 100
+
+ERRORS = {
+    400: OpenApiResponse(
+        ErrorSerializer, description="INVALID_FORMAT, MANDATORY_PARAMETER_NOT_SET, PARAMETER_MAX_LENGTH, INVALID_PARAMETER"
+    ),
+    401: OpenApiResponse(ErrorSerializer, description="AUTHORIZATION_INVALID"),
+    403: OpenApiResponse(ErrorSerializer, description="ACCESS_DENIED: the token is not for this partnerId"),
+    404: OpenApiResponse(ErrorSerializer, description='REFERENCED_OBJECT_NOT_FOUND ["user", userId]'),
+    429: OpenApiResponse(ErrorSerializer, description="TOO_MANY_REQUESTS [retryAfterSeconds]"),
+    500: OpenApiResponse(ErrorSerializer, description="INTERNAL_ERROR [requestId]"),
+}
+
+
+def _linked_wallet(view: AndChargeView, user_id: str):
+    wallet = selectors.wallet_for_partner_user(partner=view.partner, external_user_id=user_id)
+    if wallet is None:
+        raise errors.ObjectNotFound("user", user_id)
+    return wallet
+
+
+def _query_int(request, name: str, default: int, lowest: int, highest: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not lowest <= int(raw) <= highest:
+        raise errors.InvalidParameter(raw, name)
+    return int(raw)
+
+
+class AccountTransactionsView(AndChargeView):
+    @extend_schema(
+        operation_id="createTransaction",
+        summary="Pay for a charging session with kilometers",
+        request=TransactionRequestSerializer,
+        responses={
+            201: TransactionSerializer,
+            **ERRORS,
+            409: OpenApiResponse(ErrorSerializer, description="TRANSACTION_ALREADY_PROCESSED [transactionId]"),
+            422: OpenApiResponse(ErrorSerializer, description="ACCOUNT_BALANCE_NOT_SUFFICIENT [available, requested]"),
+        },
+    )
+    def post(self, request, partner_id: str, user_id: str):
+        data = validated(TransactionRequestSerializer, request.data)
+        txn = services.charging_session_pay(
+            partner=self.partner,
+            external_user_id=user_id,
+            external_id=data["transactionId"],
+            kilometer=data["kilometer"],
+            reference=data.get("transactionReference") or "",
+            service_data=data["serviceSpecificData"],
+        )
+        txn = selectors.transaction_with_wallet_amount(transaction_id=txn.pk)
+        return Response(TransactionSerializer(txn).data, status=201)
+
+    @extend_schema(
+        operation_id="listTransactions",
+        summary="This partner's transactions for one user, newest first",
+        parameters=[
+            OpenApiParameter("page", int, description="0-based page number", default=0),
+            OpenApiParameter("limit", int, description=f"page size, 1–{MAX_PAGE_SIZE}", default=20),
+        ],
+        responses={200: TransactionSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, partner_id: str, user_id: str):
+        page = _query_int(request, "page", 0, 0, 10_000_000)
+        limit = _query_int(request, "limit", 20, 1, MAX_PAGE_SIZE)
+        wallet = _linked_wallet(self, user_id)
+        rows = selectors.partner_transactions_for_customer(partner=self.partner, customer_id=wallet.customer_id)
+        return Response(TransactionSerializer(rows[page * limit : (page + 1) * limit], many=True).data)
+
+
+class AccountTransactionDetailView(AndChargeView):
+    @extend_schema(
+        operation_id="getTransaction",
+        summary="One transaction by the partner's transactionId",
+        responses={200: TransactionSerializer, **ERRORS},
+    )
+    def get(self, request, partner_id: str, user_id: str, transaction_id: str):
+        wallet = _linked_wallet(self, user_id)
+        txn = selectors.partner_transaction_get(partner=self.partner, customer_id=wallet.customer_id, external_id=transaction_id)
+        if txn is None:
+            raise errors.ObjectNotFound("transaction", transaction_id)
+        return Response(TransactionSerializer(txn).data)
+
+
+class AccountView(AndChargeView):
+    @extend_schema(
+        operation_id="getAccount",
+        summary="A linked user's kilometer balance",
+        responses={200: AccountSummarySerializer, **ERRORS},
+    )
+    def get(self, request, partner_id: str, user_id: str):
+        wallet = _linked_wallet(self, user_id)
+        summary = {"userId": user_id, "kmAvailable": wallet.balance, "kmPending": selectors.wallet_pending(account=wallet)}
+        return Response(AccountSummarySerializer(summary).data)

@@ -1,0 +1,21 @@
+"""Row locks for the ledger, always taken in primary-key order so two writers can never deadlock."""
+
+from django.db.models import F
+
+from .models import Account, AccountKind, Transaction
+
+
+def transaction_lock(*, transaction_id: int) -> Transaction:
+    return Transaction.objects.select_for_update(of=("self",)).get(pk=transaction_id)
+
+
+def wallet_move(*, account_id: int, amount: int) -> bool:
+    """Move a wallet's cached balance by `amount` under the row lock the UPDATE takes.
+
+    A debit applies only when the wallet can bear it (conditional UPDATE: the check and the write are
+    one statement, so no other writer can slip in between). Returns False when it could not.
+    """
+    wallets = Account.objects.filter(pk=account_id, kind=AccountKind.WALLET)
+    if amount < 0:
+        wallets = wallets.filter(balance__gte=-amount)
+    return wallets.update(balance=F("balance") + amount) == 1

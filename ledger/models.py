@@ -1,0 +1,161 @@
+"""Double-entry ledger: accounts, transactions and their entries.
+
+Amounts are integers in minor units (whole kilometers, US cents). Every transaction has at least two
+entries whose amounts sum to zero per unit. Wallet balances are cached on the wallet account and move
+in the same database transaction as the entries; shared (partner, system) accounts keep no cached
+balance at all: their balance is the sum of their entries, so no payment ever locks or updates them.
+
+On PostgreSQL the database enforces (migration 0002): balanced transactions (deferred constraint
+trigger), immutable entries, immutable transactions except CONFIRMED → CANCELLED once reversed.
+Django constraints below enforce: non-negative wallets, one wallet per customer and unit,
+UNIQUE(partner, external transaction id), at most one reversal per transaction.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Unit(models.TextChoices):
+    KM = "KM", "Kilometers"
+    USD_CENTS = "USD", "US cents"
+
+
+class AccountKind(models.TextChoices):
+    WALLET = "WALLET", "Customer wallet"
+    PARTNER = "PARTNER", "Partner"
+    SYSTEM = "SYSTEM", "System"
+
+
+class SystemAccount(models.TextChoices):
+    """Codes of the system accounts created by migration."""
+
+    KM_ISSUANCE = "km_issuance", "Kilometers issued (source of grants)"
+    KM_ADJUSTMENT = "km_adjustment", "Kilometer corrections by staff"
+
+
+class Account(models.Model):
+    kind = models.CharField(max_length=10, choices=AccountKind.choices)
+    unit = models.CharField(max_length=3, choices=Unit.choices)
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="accounts")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="accounts")
+    code = models.CharField(max_length=50, null=True, blank=True, unique=True, choices=SystemAccount.choices)
+    # Cached balance, wallets only (NULL elsewhere: a shared account's balance is the sum of its entries).
+    balance = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind=AccountKind.WALLET,
+                        customer__isnull=False,
+                        partner__isnull=True,
+                        code__isnull=True,
+                        balance__isnull=False,
+                    )
+                    | Q(
+                        kind=AccountKind.PARTNER,
+                        customer__isnull=True,
+                        partner__isnull=False,
+                        code__isnull=True,
+                        balance__isnull=True,
+                    )
+                    | Q(
+                        kind=AccountKind.SYSTEM,
+                        customer__isnull=True,
+                        partner__isnull=True,
+                        code__isnull=False,
+                        balance__isnull=True,
+                    )
+                ),
+                name="account_kind_shape",
+            ),
+            models.CheckConstraint(condition=Q(balance__gte=0) | Q(balance__isnull=True), name="wallet_balance_not_negative"),
+            models.UniqueConstraint(
+                fields=["customer", "unit"], condition=Q(customer__isnull=False), name="one_wallet_per_customer_unit"
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "unit"], condition=Q(partner__isnull=False), name="one_partner_account_per_unit"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.code or (f"customer {self.customer_id}" if self.customer_id else f"partner {self.partner_id}")
+        return f"{self.get_kind_display()} {owner} [{self.unit}]"
+
+
+class TransactionKind(models.TextChoices):
+    PAY_FOR_CHARGING_SESSION = "PAY_FOR_CHARGING_SESSION", "Pay for a charging session"
+    KM_GRANT = "KM_GRANT", "Kilometers granted"
+    REVERSAL = "REVERSAL", "Reversal"
+
+
+class TransactionStatus(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    CONFIRMED = "CONFIRMED", "Confirmed"
+    CANCELLED = "CANCELLED", "Cancelled (reversed)"
+
+
+class Transaction(models.Model):
+    kind = models.CharField(max_length=40, choices=TransactionKind.choices)
+    status = models.CharField(max_length=10, choices=TransactionStatus.choices, default=TransactionStatus.CONFIRMED)
+    # The customer whose wallet the transaction concerns (for listings); entries are the truth.
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
+    )
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
+    external_id = models.CharField(max_length=100, null=True, blank=True, help_text="The partner's transactionId.")
+    reference = models.CharField(max_length=100, blank=True, help_text="The partner's transactionReference.")
+    evse_id = models.CharField(max_length=100, blank=True, db_index=True)
+    service_data = models.JSONField(default=dict, blank=True)
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal",
+        help_text="The transaction this one reverses.",
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="transaction_partner_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(external_id__isnull=True) | Q(partner__isnull=False), name="external_id_needs_partner"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="REVERSAL") & Q(reverses__isnull=False) & Q(created_by__isnull=False) & ~Q(reason=""))
+                | (~Q(kind="REVERSAL") & Q(reverses__isnull=True)),
+                name="reversal_links_original_with_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at", "-id"], name="txn_customer_created"),
+            models.Index(fields=["partner", "customer", "-created_at", "-id"], name="txn_partner_customer_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}" + (f" ({self.external_id})" if self.external_id else "")
+
+
+class Entry(models.Model):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="Signed, in the account's minor unit.")
+
+    class Meta:
+        verbose_name_plural = "entries"
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} → account {self.account_id}"

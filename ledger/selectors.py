@@ -1,0 +1,74 @@
+"""Reads of the ledger."""
+
+from django.db.models import Q, QuerySet, Sum
+
+from accounts.models import LinkStatus, Partner
+
+from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+
+
+def wallet_get(*, customer_id: int, unit: str) -> Account:
+    return Account.objects.get(kind=AccountKind.WALLET, customer_id=customer_id, unit=unit)
+
+
+def wallet_for_partner_user(*, partner: Partner, external_user_id: str, unit: str = Unit.KM) -> Account | None:
+    """The wallet of the customer a partner's userId is LINKED to, or None (unknown, or link not confirmed)."""
+    return (
+        Account.objects.filter(
+            kind=AccountKind.WALLET,
+            unit=unit,
+            customer__links__partner=partner,
+            customer__links__external_user_id=external_user_id,
+            customer__links__status=LinkStatus.LINKED,
+        )
+        .only("id", "customer_id", "balance")
+        .first()
+    )
+
+
+def partner_account_id(*, partner: Partner, unit: str) -> int:
+    return Account.objects.values_list("pk", flat=True).get(kind=AccountKind.PARTNER, partner=partner, unit=unit)
+
+
+def system_account_id(*, code: SystemAccount) -> int:
+    return Account.objects.values_list("pk", flat=True).get(kind=AccountKind.SYSTEM, code=code)
+
+
+def account_balance(*, account: Account) -> int:
+    """A wallet's cached balance; for shared accounts the sum of their entries."""
+    if account.kind == AccountKind.WALLET:
+        return account.balance
+    return Entry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or 0
+
+
+def wallet_pending(*, account: Account) -> int:
+    """Kilometers held by OPEN transactions on this wallet (sign as seen by the customer)."""
+    total = Entry.objects.filter(account=account, transaction__status=TransactionStatus.OPEN).aggregate(total=Sum("amount"))
+    return total["total"] or 0
+
+
+def partner_transaction_exists(*, partner: Partner, external_id: str) -> bool:
+    return Transaction.objects.filter(partner=partner, external_id=external_id).exists()
+
+
+def _with_wallet_amount(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
+    """Annotate `wallet_amount`: the signed sum of the transaction's customer-wallet entries."""
+    return queryset.select_related("partner").annotate(
+        wallet_amount=Sum("entries__amount", filter=Q(entries__account__kind=AccountKind.WALLET))
+    )
+
+
+def partner_transactions_for_customer(*, partner: Partner, customer_id: int) -> QuerySet[Transaction]:
+    """A partner's own payments for one customer, newest first."""
+    queryset = Transaction.objects.filter(
+        partner=partner, customer_id=customer_id, kind=TransactionKind.PAY_FOR_CHARGING_SESSION
+    ).order_by("-created_at", "-id")
+    return _with_wallet_amount(queryset)
+
+
+def partner_transaction_get(*, partner: Partner, customer_id: int, external_id: str) -> Transaction | None:
+    return partner_transactions_for_customer(partner=partner, customer_id=customer_id).filter(external_id=external_id).first()
+
+
+def transaction_with_wallet_amount(*, transaction_id: int) -> Transaction:
+    return _with_wallet_amount(Transaction.objects.filter(pk=transaction_id)).get()

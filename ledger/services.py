@@ -1,0 +1,209 @@
+"""Writes to the ledger. Every function owns its `transaction.atomic` block (joining the caller's if any)."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from accounts.models import Customer, Partner, User
+from chargepay.errors import (
+    InsufficientBalance,
+    InvalidParameter,
+    ObjectNotFound,
+    TransactionAlreadyProcessed,
+    TransactionAlreadyReversed,
+    TransactionNotReversible,
+)
+
+from . import lock_objects, selectors
+from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+
+EXTERNAL_ID_CONSTRAINT = "transaction_partner_external_id_unique"
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One side of a transaction: `amount` (signed, minor units) on `account_id`."""
+
+    account_id: int
+    amount: int
+
+
+def wallets_open(*, customer: Customer) -> list[Account]:
+    """Create the customer's wallet in every unit (balance 0). Idempotent."""
+    return [
+        Account.objects.get_or_create(kind=AccountKind.WALLET, customer=customer, unit=unit, defaults={"balance": 0})[0]
+        for unit in Unit.values
+    ]
+
+
+def partner_accounts_open(*, partner: Partner) -> Account:
+    """Create the partner's kilometer account (no cached balance: it is shared by every payment). Idempotent."""
+    return Account.objects.get_or_create(kind=AccountKind.PARTNER, partner=partner, unit=Unit.KM)[0]
+
+
+def _is_unique_violation(error: IntegrityError, constraint: str) -> bool:
+    cause = error.__cause__
+    diag = getattr(cause, "diag", None)
+    if diag is not None:  # PostgreSQL names the constraint
+        return diag.constraint_name == constraint
+    return "ledger_transaction.partner_id, ledger_transaction.external_id" in str(error)  # SQLite
+
+
+def transaction_post(
+    *,
+    kind: TransactionKind,
+    postings: Sequence[Posting],
+    customer_id: int | None = None,
+    partner: Partner | None = None,
+    external_id: str | None = None,
+    reference: str = "",
+    evse_id: str = "",
+    service_data: dict | None = None,
+    reverses: Transaction | None = None,
+    created_by: User | None = None,
+    reason: str = "",
+) -> Transaction:
+    """Record one balanced transaction and move the cached balance of every wallet it touches.
+
+    Locks: the wallet rows among the postings, each by the UPDATE that moves it, in primary-key order.
+    Shared (partner, system) accounts are neither locked nor updated. The transaction row is inserted
+    first, so a concurrent request with the same (partner, external_id) waits on the unique index and
+    then fails instead of moving money.
+
+    Raises InsufficientBalance (a wallet would go negative), TransactionAlreadyProcessed (the partner
+    already has `external_id`), ValueError (postings do not balance per unit: a programming error).
+    """
+    per_account: dict[int, int] = defaultdict(int)
+    for posting in postings:
+        per_account[posting.account_id] += posting.amount
+    accounts = {a.pk: a for a in Account.objects.filter(pk__in=per_account).only("id", "kind", "unit")}
+    if len(postings) < 2 or len(accounts) != len(per_account):
+        raise ValueError("a transaction needs at least two postings on existing accounts")
+    per_unit: dict[str, int] = defaultdict(int)
+    for account_id, amount in per_account.items():
+        per_unit[accounts[account_id].unit] += amount
+    if any(per_unit.values()):
+        raise ValueError(f"postings do not balance: {dict(per_unit)}")
+
+    try:
+        with transaction.atomic():
+            txn = Transaction.objects.create(
+                kind=kind,
+                customer_id=customer_id,
+                partner=partner,
+                external_id=external_id,
+                reference=reference,
+                evse_id=evse_id,
+                service_data=service_data or {},
+                reverses=reverses,
+                created_by=created_by,
+                reason=reason,
+            )
+            for account_id in sorted(per_account):
+                amount = per_account[account_id]
+                if accounts[account_id].kind != AccountKind.WALLET or amount == 0:
+                    continue
+                if not lock_objects.wallet_move(account_id=account_id, amount=amount):
+                    available = Account.objects.values_list("balance", flat=True).get(pk=account_id)
+                    raise InsufficientBalance(available, -amount)
+            Entry.objects.bulk_create(Entry(transaction=txn, account_id=p.account_id, amount=p.amount) for p in postings)
+    except IntegrityError as error:
+        if external_id is not None and _is_unique_violation(error, EXTERNAL_ID_CONSTRAINT):
+            raise TransactionAlreadyProcessed(external_id) from error
+        raise
+    return txn
+
+
+def charging_session_pay(
+    *,
+    partner: Partner,
+    external_user_id: str,
+    external_id: str,
+    kilometer: int,
+    reference: str = "",
+    service_data: dict,
+) -> Transaction:
+    """Pay for a charging session: debit `kilometer` from the linked customer's KM wallet, credit the partner.
+
+    Checks in the &Charge contract's order: already processed → user link → balance. A refused payment
+    leaves nothing behind, so the partner may retry the same `external_id` later.
+    Locks only the customer's KM wallet (see transaction_post).
+    Raises TransactionAlreadyProcessed, ObjectNotFound(("user", external_user_id)), InsufficientBalance.
+    """
+    if selectors.partner_transaction_exists(partner=partner, external_id=external_id):
+        raise TransactionAlreadyProcessed(external_id)
+    wallet = selectors.wallet_for_partner_user(partner=partner, external_user_id=external_user_id)
+    if wallet is None:
+        raise ObjectNotFound("user", external_user_id)
+    partner_account_id = selectors.partner_account_id(partner=partner, unit=Unit.KM)
+    return transaction_post(
+        kind=TransactionKind.PAY_FOR_CHARGING_SESSION,
+        postings=[Posting(wallet.pk, -kilometer), Posting(partner_account_id, kilometer)],
+        customer_id=wallet.customer_id,
+        partner=partner,
+        external_id=external_id,
+        reference=reference,
+        evse_id=service_data.get("EVSE_ID", ""),
+        service_data=service_data,
+    )
+
+
+def kilometers_grant(*, customer: Customer, kilometer: int, reason: str, granted_by: User | None = None) -> Transaction:
+    """Credit `kilometer` to the customer's KM wallet from the kilometer issuance account.
+
+    Locks the customer's KM wallet. Raises InvalidParameter for a non-positive amount or an empty reason.
+    """
+    if isinstance(kilometer, bool) or not isinstance(kilometer, int) or kilometer <= 0:
+        raise InvalidParameter(kilometer, "kilometer")
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    wallet = selectors.wallet_get(customer_id=customer.pk, unit=Unit.KM)
+    issuance = selectors.system_account_id(code=SystemAccount.KM_ISSUANCE)
+    return transaction_post(
+        kind=TransactionKind.KM_GRANT,
+        postings=[Posting(wallet.pk, kilometer), Posting(issuance, -kilometer)],
+        customer_id=customer.pk,
+        created_by=granted_by,
+        reason=reason.strip(),
+    )
+
+
+def transaction_reverse(*, transaction_id: int, reversed_by: User, reason: str) -> Transaction:
+    """Reverse a confirmed transaction: a new REVERSAL transaction with every entry mirrored, linked to
+    the original, which then reads CANCELLED. At most one reversal per transaction (also UNIQUE in the
+    database).
+
+    Locks the original transaction row (so two staff members cannot reverse it at once), then the
+    wallets it touched, in primary-key order.
+    Raises ObjectNotFound, TransactionNotReversible (a reversal itself), TransactionAlreadyReversed,
+    InsufficientBalance (the wallet has spent what the reversal would take back), InvalidParameter
+    (empty reason).
+    """
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        try:
+            original = lock_objects.transaction_lock(transaction_id=transaction_id)
+        except Transaction.DoesNotExist:
+            raise ObjectNotFound("transaction", transaction_id) from None
+        if original.kind == TransactionKind.REVERSAL:
+            raise TransactionNotReversible(original.pk, "a reversal cannot be reversed")
+        if original.status != TransactionStatus.CONFIRMED:
+            raise TransactionAlreadyReversed(original.pk)
+        postings = [Posting(account_id, -amount) for account_id, amount in original.entries.values_list("account_id", "amount")]
+        reversal = transaction_post(
+            kind=TransactionKind.REVERSAL,
+            postings=postings,
+            customer_id=original.customer_id,
+            partner=original.partner,
+            reverses=original,
+            created_by=reversed_by,
+            reason=reason.strip(),
+        )
+        Transaction.objects.filter(Q(pk=original.pk) & Q(status=TransactionStatus.CONFIRMED)).update(
+            status=TransactionStatus.CANCELLED
+        )
+    return reversal
