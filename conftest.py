@@ -5,6 +5,8 @@ import copy
 
 import pytest
 from django.core.cache import cache
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread, _StaticFilesHandler
 from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
@@ -107,3 +109,28 @@ def api(tokens):
 
 def pay_url(partner_code="PCS-001", user_id="pcsUserId001") -> str:
     return f"/v1/partners/{partner_code}/accounts/{user_id}/transactions"
+
+
+class _WideBacklogServer(ThreadedWSGIServer):
+    # Django's live server queues 10 connections; a burst of 40 clients needs more.
+    request_queue_size = 256
+
+
+class _WideBacklogServerThread(LiveServerThread):
+    server_class = _WideBacklogServer
+
+
+@pytest.fixture
+def http_server(transactional_db):
+    """A real HTTP server (a thread per request, each with its own database connection) on loopback.
+
+    Like pytest-django's live_server, but it takes bursts of concurrent clients. Yields the base URL.
+    """
+    thread = _WideBacklogServerThread("127.0.0.1", _StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait(timeout=10)
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()

@@ -30,8 +30,14 @@ def partner_account_id(*, partner: Partner, unit: str) -> int:
     return Account.objects.values_list("pk", flat=True).get(kind=AccountKind.PARTNER, partner=partner, unit=unit)
 
 
+SYSTEM_ACCOUNT_UNITS = {SystemAccount.KM_ISSUANCE: Unit.KM, SystemAccount.KM_ADJUSTMENT: Unit.KM}
+
+
 def system_account_id(*, code: SystemAccount) -> int:
-    return Account.objects.values_list("pk", flat=True).get(kind=AccountKind.SYSTEM, code=code)
+    """The id of a system account. Migration 0002 creates them; a database flushed since (tests) gets
+    them back on first use (get_or_create is safe here: `code` is UNIQUE)."""
+    account, _ = Account.objects.get_or_create(kind=AccountKind.SYSTEM, code=code, defaults={"unit": SYSTEM_ACCOUNT_UNITS[code]})
+    return account.pk
 
 
 def account_balance(*, account: Account) -> int:

@@ -75,8 +75,11 @@ def validation_error_to_chargepay(serializer: serializers.Serializer, data) -> e
     return errors.InvalidParameter(value, name)
 
 
-def validated(serializer_class: type[serializers.Serializer], data, **kwargs):
-    """Validate `data` (the parsed JSON body) with `serializer_class`, or raise the first error."""
+def validated(serializer_class: type[serializers.Serializer], request, **kwargs):
+    """Validate the request's JSON body with `serializer_class`, or raise the first error."""
+    data = request.data
+    if request.stream is None:  # no body at all
+        raise errors.InvalidFormat("request body is not valid JSON")
     if not isinstance(data, dict):
         raise errors.InvalidFormat("request body must be a JSON object")
     serializer = serializer_class(data=data, **kwargs)

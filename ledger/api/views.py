@@ -53,7 +53,7 @@ class AccountTransactionsView(AndChargeView):
         },
     )
     def post(self, request, partner_id: str, user_id: str):
-        data = validated(TransactionRequestSerializer, request.data)
+        data = validated(TransactionRequestSerializer, request)
         txn = services.charging_session_pay(
             partner=self.partner,
             external_user_id=user_id,
