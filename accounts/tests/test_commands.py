@@ -1,0 +1,126 @@
+"""The operations commands: named options, --json output, errors as CommandError, effects through services."""
+
+import base64
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from rest_framework.test import APIClient
+
+from accounts.models import PartnerApiKey, PartnerLink
+from conftest import wallet_of
+from ledger.models import Transaction, TransactionKind
+
+
+def run(*args) -> dict:
+    out = StringIO()
+    call_command(*args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def _login(access_key_id, secret):
+    raw = base64.b64encode(f"{access_key_id}:{secret}".encode()).decode()
+    return APIClient().post("/public/v1/login/partner/token", HTTP_AUTHORIZATION=f"Basic {raw}")
+
+
+def test_operator_builds_a_working_partner_from_the_command_line(db):
+    partner = run("create_partner", "--code", "PCS-001", "--name", "MSP Partner")
+    key = run("create_api_key", "--partner", "PCS-001")
+    customer = run("create_customer", "--email", "driver@example.com")
+    link = run("link_customer", "--partner", "PCS-001", "--user-id", "pcsUserId001", "--customer", str(customer["id"]))
+    granted = run("grant_kilometers", "--customer", str(customer["id"]), "--km", "100", "--reason", "welcome")
+
+    assert partner["code"] == "PCS-001" and partner["name"] == "MSP Partner"
+    assert set(key) == {"partner", "accessKeyId", "secretAccessKey"}
+    stored = PartnerApiKey.objects.get(access_key_id=key["accessKeyId"])
+    assert key["secretAccessKey"] not in stored.secret_digest  # only a digest is stored
+    assert link["status"] == "LINKED"
+    assert granted["kmBalance"] == 100
+    assert Transaction.objects.get(pk=granted["transaction"]).kind == TransactionKind.KM_GRANT
+    assert _login(key["accessKeyId"], key["secretAccessKey"]).status_code == 200
+
+
+def test_revoked_key_cannot_log_in(db):
+    run("create_partner", "--code", "PCS-001", "--name", "MSP Partner")
+    key = run("create_api_key", "--partner", "PCS-001")
+
+    revoked = run("revoke_api_key", "--access-key-id", key["accessKeyId"])
+
+    assert revoked["revokedAt"]
+    assert _login(key["accessKeyId"], key["secretAccessKey"]).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create_partner", "--code", "", "--name", "x"],
+        ["create_api_key", "--partner", "NOPE"],
+        ["link_customer", "--partner", "PCS-001", "--user-id", "u", "--customer", "999999"],
+        ["grant_kilometers", "--customer", "999999", "--km", "5", "--reason", "x"],
+        ["revoke_api_key", "--access-key-id", "AKNOPE"],
+    ],
+)
+def test_bad_input_is_a_command_error(db, args):
+    with pytest.raises(CommandError):
+        call_command(*args, stdout=StringIO())
+
+
+def test_grant_refuses_non_positive_kilometers(db):
+    customer = run("create_customer", "--email", "driver@example.com")
+
+    with pytest.raises(CommandError, match="INVALID_PARAMETER"):
+        call_command("grant_kilometers", "--customer", str(customer["id"]), "--km", "0", "--reason", "x", stdout=StringIO())
+
+    assert not Transaction.objects.exists()
+
+
+def test_duplicate_partner_code_and_link_are_refused(db):
+    run("create_partner", "--code", "PCS-001", "--name", "MSP Partner")
+    customer = run("create_customer", "--email", "driver@example.com")
+    run("link_customer", "--partner", "PCS-001", "--user-id", "u1", "--customer", str(customer["id"]))
+
+    with pytest.raises(CommandError):
+        call_command("create_partner", "--code", "PCS-001", "--name", "Again", stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("link_customer", "--partner", "PCS-001", "--user-id", "u1", "--customer", str(customer["id"]), stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("create_customer", "--email", "DRIVER@example.com", stdout=StringIO())
+    assert PartnerLink.objects.count() == 1
+
+
+def test_seed_demo_is_idempotent_and_gives_working_credentials(db, settings):
+    settings.DEBUG = True
+
+    first = run("seed_demo")
+    second = run("seed_demo")
+
+    assert first == second
+    assert first["customer"]["kmBalance"] == 100
+    assert first["partner"] == {"id": first["partner"]["id"], "code": "PCS-001", "name": "MSP Partner"}
+    token = _login(first["apiKey"]["accessKeyId"], first["apiKey"]["secretAccessKey"]).json()["accessToken"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/v1/partners/PCS-001/accounts/pcsUserId001").json()["kmAvailable"] == 100
+    customer_wallet = wallet_of(PartnerLink.objects.get(external_user_id="pcsUserId001").customer)
+    assert customer_wallet.balance == 100
+
+
+def test_seed_demo_refuses_without_debug(db, settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not PartnerApiKey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["create_partner", "create_api_key", "revoke_api_key", "create_customer", "link_customer", "grant_kilometers", "seed_demo"]
+)
+def test_every_command_has_help_with_json(name, capsys):
+    with pytest.raises(SystemExit):
+        call_command(name, "--help")
+
+    assert "--json" in capsys.readouterr().out
