@@ -32,6 +32,7 @@ run: install
 
 test: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} DEBUG=false \
+		SECRET_KEY=test-secret-key-not-for-production JWT_SIGNING_KEY=test-jwt-signing-key-not-for-production \
 		SECURE_SSL_REDIRECT=false $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,7 +17,8 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-dev-only-change-me")
+_DEV_SECRET_KEY = "django-insecure-dev-only-change-me"
+SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
@@ -107,7 +109,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"partner": env("PARTNER_RATE_LIMIT", default="6000/min")},
 }
 
-JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default="dev-only-jwt-signing-key-change-me-0123456789abcdef")
+_DEV_JWT_SIGNING_KEY = "dev-only-jwt-signing-key-change-me-0123456789abcdef"
+JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", default=_DEV_JWT_SIGNING_KEY)
+if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or JWT_SIGNING_KEY in (_DEV_JWT_SIGNING_KEY, SECRET_KEY)):
+    raise ImproperlyConfigured("with DEBUG off, set SECRET_KEY and a different JWT_SIGNING_KEY")
 SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": JWT_SIGNING_KEY,
