@@ -7,6 +7,7 @@ anything else → InvalidParameter(value as sent, name). Nested names are dotted
 """
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from chargepay import errors
 
@@ -54,17 +55,27 @@ def _first_error(detail, path: list[str]):
     """Depth-first, in declaration order: (path, [ErrorDetail, ...]) of the first failing field."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            return _first_error(value, [*path, key] if key != "non_field_errors" else path)
+            found_path, found = _first_error(value, [*path, key])
+            # An object-level error names its object, unless it is an unknown key of that (odd) name.
+            if key == api_settings.NON_FIELD_ERRORS_KEY and found_path == [*path, key] and not _codes(found) & {"unknown"}:
+                found_path = path
+            return found_path, found
     if isinstance(detail, list) and detail and isinstance(detail[0], dict | list):
         return _first_error(detail[0], path)
     return path, detail
 
 
+def _codes(details) -> set[str]:
+    return {getattr(detail, "code", None) for detail in details}
+
+
 def validation_error_to_chargepay(serializer: serializers.Serializer, data) -> errors.ChargepayError:
     path, details = _first_error(serializer.errors, [])
     name = ".".join(path)
-    codes = [getattr(d, "code", None) for d in details]
+    codes = _codes(details)
     value = _raw_value(data, path)
+    if "unknown" in codes:
+        return errors.InvalidParameter(value, name)
     if value is _MISSING or value is None or "required" in codes or "null" in codes:
         return errors.MandatoryParameterNotSet(name)
     if "max_length" in codes:

@@ -24,7 +24,7 @@ COUNTRY_CODES = {c.alpha_2 for c in pycountry.countries} | {c.alpha_3 for c in p
 
 def parse_session_time(value: str) -> datetime:
     """`yyyy-MM-dd'T'HH:mm:ss.SSSZ` with `Z` or a `+HHMM` offset. Raises ValueError."""
-    if not TIMESTAMP_RE.match(value):
+    if not TIMESTAMP_RE.fullmatch(value):
         raise ValueError(value)
     return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
 
@@ -34,7 +34,7 @@ def _invalid():
 
 
 def evse_id_validator(value: str) -> None:
-    if not EVSE_ID_RE.match(value):
+    if not EVSE_ID_RE.fullmatch(value):
         raise _invalid()
 
 
@@ -42,7 +42,7 @@ def decimal_validator(value: str) -> None:
     if value == "":
         return
     try:
-        ok = DECIMAL_RE.match(value) and Decimal(value) >= 0
+        ok = DECIMAL_RE.fullmatch(value) and Decimal(value) >= 0
     except InvalidOperation:
         ok = False
     if not ok:
@@ -57,7 +57,7 @@ def session_time_validator(value: str) -> None:
 
 
 def geo_validator(value: str) -> None:
-    match = GEO_RE.match(value)
+    match = GEO_RE.fullmatch(value)
     if not match or not (-90 <= float(match[1]) <= 90 and -180 <= float(match[2]) <= 180):
         raise _invalid()
 
