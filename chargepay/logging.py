@@ -16,7 +16,9 @@ ALLOWED_EXTRA = ("partner", "customer_id", "transaction_id", "status_code", "err
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
+        # django.request logs the response after the middleware has finished: take the id from its request.
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or current_request_id()
         return True
 
 

@@ -21,9 +21,16 @@ UNAUTHORIZED = {401: OpenApiResponse(ErrorSerializer, description="AUTHORIZATION
 def _credential(request, scheme: str) -> str:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     given_scheme, _, credential = header.partition(" ")
-    if given_scheme != scheme or not credential.strip():
+    if given_scheme.lower() != scheme.lower() or not credential.strip():
         raise errors.AuthorizationInvalid()
     return credential.strip()
+
+
+def _no_store(response: Response) -> Response:
+    """Token responses must never be cached (RFC 6749 §5.1)."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
 
 
 class PartnerLoginView(AndChargePublicView):
@@ -41,7 +48,7 @@ class PartnerLoginView(AndChargePublicView):
         access_key_id, separator, secret = decoded.partition(":")
         if not separator:
             raise errors.AuthorizationInvalid()
-        return Response(services.partner_tokens_issue(access_key_id=access_key_id, secret=secret))
+        return _no_store(Response(services.partner_tokens_issue(access_key_id=access_key_id, secret=secret)))
 
 
 class PartnerTokenRefreshView(AndChargePublicView):
@@ -51,4 +58,4 @@ class PartnerTokenRefreshView(AndChargePublicView):
         responses={200: TOKENS, **UNAUTHORIZED},
     )
     def get(self, request):
-        return Response(services.partner_tokens_refresh(raw_refresh_token=_credential(request, "Bearer")))
+        return _no_store(Response(services.partner_tokens_refresh(raw_refresh_token=_credential(request, "Bearer"))))

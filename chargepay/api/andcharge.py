@@ -95,7 +95,7 @@ class PartnerJWTAuthentication(BaseAuthentication):
         if not header:
             return None
         scheme, _, raw = header.partition(" ")
-        if scheme != "Bearer" or not raw or " " in raw:
+        if scheme.lower() != "bearer" or not raw or " " in raw:
             raise errors.AuthorizationInvalid()
         try:
             token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
