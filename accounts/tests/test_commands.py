@@ -84,7 +84,9 @@ def test_duplicate_partner_code_and_link_are_refused(db):
     with pytest.raises(CommandError):
         call_command("create_partner", "--code", "PCS-001", "--name", "Again", stdout=StringIO())
     with pytest.raises(CommandError):
-        call_command("link_customer", "--partner", "PCS-001", "--user-id", "u1", "--customer", str(customer["id"]), stdout=StringIO())
+        call_command(
+            "link_customer", "--partner", "PCS-001", "--user-id", "u1", "--customer", str(customer["id"]), stdout=StringIO()
+        )
     with pytest.raises(CommandError):
         call_command("create_customer", "--email", "DRIVER@example.com", stdout=StringIO())
     assert PartnerLink.objects.count() == 1
@@ -117,7 +119,8 @@ def test_seed_demo_refuses_without_debug(db, settings):
 
 
 @pytest.mark.parametrize(
-    "name", ["create_partner", "create_api_key", "revoke_api_key", "create_customer", "link_customer", "grant_kilometers", "seed_demo"]
+    "name",
+    ["create_partner", "create_api_key", "revoke_api_key", "create_customer", "link_customer", "grant_kilometers", "seed_demo"],
 )
 def test_every_command_has_help_with_json(name, capsys):
     with pytest.raises(SystemExit):
