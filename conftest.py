@@ -134,3 +134,41 @@ def http_server(transactional_db):
         raise thread.error
     yield f"http://127.0.0.1:{thread.port}"
     thread.terminate()
+
+
+# --- HOP ------------------------------------------------------------------------------------------
+HOP_PASSWORD = "service-account-password-2026"
+
+
+@pytest.fixture
+def service_account(partner):
+    return accounts_services.service_account_create(partner=partner, email="hop@pcs.example", password=HOP_PASSWORD)
+
+
+@pytest.fixture
+def hop_jwt(service_account):
+    response = APIClient().post(
+        "/api/v1/auth/token", {"auth": {"email": "hop@pcs.example", "password": HOP_PASSWORD}}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["data"]["jwt"]
+
+
+@pytest.fixture
+def hop_api(hop_jwt):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {hop_jwt}")
+    return client
+
+
+@pytest.fixture
+def hop_customer(partner):
+    """A customer linked to PCS-001 with a card on record (the seed's token)."""
+    from datetime import date
+
+    from gateways import services as gateway_services
+
+    customer = CustomerFactory(email="hop.customer@example.com")
+    PartnerLinkFactory(partner=partner, customer=customer, external_user_id="hopUser001")
+    gateway_services.payment_method_store(customer=customer, token="1000000074340019", expires_at=date(2030, 12, 31))
+    return customer

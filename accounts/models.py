@@ -6,9 +6,21 @@ from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
-    """A person who logs in: staff in the admin (and, later, HOP service accounts)."""
+    """Someone who logs in: staff in the admin, or a HOP service account (a user with a partner).
+
+    A service account may charge cards only with the `gateways.charge_card` permission, and only for
+    customers linked to its partner.
+    """
 
     email = models.EmailField(blank=True)
+    partner = models.ForeignKey(
+        "Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="service_accounts",
+        help_text="Set for HOP service accounts.",
+    )
 
     class Meta:
         constraints = [
@@ -95,3 +107,18 @@ class PartnerLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner.code}/{self.external_user_id} → {self.customer_id} ({self.status})"
+
+
+class RfidToken(models.Model):
+    """An RFID card's session token, naming a customer (HOP's `POST /api/v1/rfid/{session_token}/charges`)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="rfid_tokens")
+    token = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "RFID token"
+
+    def __str__(self) -> str:
+        return f"RFID …{self.token[-4:]} → customer {self.customer_id}"

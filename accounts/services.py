@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 import string
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,7 +16,7 @@ from chargepay.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFo
 from ledger import services as ledger_services
 
 from . import selectors
-from .models import Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink
+from .models import Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink, RfidToken, User
 from .tokens import ANDCHARGE_API, PartnerIdToken
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -134,6 +135,53 @@ def partner_tokens_refresh(*, raw_refresh_token: str) -> dict[str, str]:
         if not created:
             raise AuthorizationInvalid()
         return _partner_tokens(key=key)
+
+
+def service_account_create(*, partner: Partner, email: str, password: str) -> User:
+    """Create a HOP service account for `partner`, allowed to charge cards of customers linked to it."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    email = email.strip().lower()
+    if not email or "@" not in email or User.objects.filter(email__iexact=email).exists():
+        raise InvalidParameter(email, "email")
+    try:
+        validate_password(password)
+    except ValidationError as error:
+        raise InvalidParameter("", "password") from error
+    with transaction.atomic():
+        user = User.objects.create_user(username=email, email=email, password=password, partner=partner)
+        user.user_permissions.add(Permission.objects.get(codename="charge_card", content_type__app_label="gateways"))
+    return user
+
+
+def service_account_token(*, email: str, password: str) -> tuple[User, str]:
+    """HOP login: an active service account's credentials → a HOP JWT. Raises AuthorizationInvalid."""
+    from django.conf import settings
+    from django.contrib.auth import authenticate
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = User.objects.filter(email__iexact=email.strip(), partner__isnull=False).first() if email else None
+    if user is None or authenticate(username=user.username, password=password) is None or not user.partner.is_active:
+        raise AuthorizationInvalid()
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=timedelta(minutes=settings.HOP_JWT_MINUTES))
+    token["api"] = "hop"
+    return user, str(token)
+
+
+def rfid_token_add(*, customer: Customer, token: str) -> RfidToken:
+    token = token.strip()
+    if not token or len(token) > 100 or RfidToken.objects.filter(token=token).exists():
+        raise InvalidParameter(token, "token")
+    return RfidToken.objects.create(customer=customer, token=token)
+
+
+def rfid_token_revoke(*, rfid: RfidToken) -> RfidToken:
+    RfidToken.objects.filter(pk=rfid.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    rfid.refresh_from_db()
+    return rfid
 
 
 def partner_get_by_code(*, code: str) -> Partner:

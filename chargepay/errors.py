@@ -23,6 +23,10 @@ class ErrorCode(StrEnum):
     ACCOUNT_BALANCE_NOT_SUFFICIENT = "ACCOUNT_BALANCE_NOT_SUFFICIENT"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    PAYMENT_DETAILS_MISSING = "PAYMENT_DETAILS_MISSING"
+    CHARGE_FAILED = "CHARGE_FAILED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 class ChargepayError(Exception):
@@ -113,3 +117,28 @@ class InsufficientBalance(ChargepayError):
     """args: (available, requested)"""
 
     code, status = ErrorCode.ACCOUNT_BALANCE_NOT_SUFFICIENT, 422
+
+
+# --- Card charge errors -----------------------------------------------------------------------
+class PaymentDetailsMissing(ChargepayError):
+    """No payment method sent and none on record."""
+
+    code, status = ErrorCode.PAYMENT_DETAILS_MISSING, 406
+
+
+class ChargeFailed(ChargepayError):
+    """args: (the gateway's description,): declined, or the gateway said nothing was charged."""
+
+    code, status = ErrorCode.CHARGE_FAILED, 406
+
+
+class IdempotencyKeyInUse(ChargepayError):
+    """A request with this Idempotency-Key is still running."""
+
+    code, status = ErrorCode.IDEMPOTENCY_KEY_IN_USE, 409
+
+
+class IdempotencyKeyReused(ChargepayError):
+    """The Idempotency-Key was used before with a different request."""
+
+    code, status = ErrorCode.IDEMPOTENCY_KEY_REUSED, 422

@@ -3,7 +3,8 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import views as accounts_views
-from chargepay.api.handlers import not_found
+from chargepay.api.handlers import hop_not_found, not_found
+from gateways.api import views as gateways_views
 from ledger.api import views as ledger_views
 
 andcharge = [
@@ -22,13 +23,27 @@ andcharge = [
     ),
 ]
 
+hop = [
+    path("api/v1/auth/token", accounts_views.HopTokenView.as_view(), name="hop-auth-token"),
+    path("api/v1/users/<str:user_id>/charges", gateways_views.CustomerChargesView.as_view(), name="hop-charges"),
+    path(
+        "api/v1/users/<str:user_id>/charges/<str:charge_id>", gateways_views.CustomerChargeDetailView.as_view(), name="hop-charge"
+    ),
+    path("api/v1/users/<str:user_id>/transactions", gateways_views.CustomerTransactionsView.as_view(), name="hop-transactions"),
+    path("api/v1/rfid/<str:session_token>/charges", gateways_views.RfidChargesView.as_view(), name="hop-rfid-charges"),
+]
+
 urlpatterns = [
     *andcharge,
+    *hop,
+    path("api/schema/hop/", SpectacularAPIView.as_view(patterns=hop), name="schema-hop"),
+    path("api/docs/hop/", SpectacularSwaggerView.as_view(url_name="schema-hop"), name="docs-hop"),
     path("api/schema/andcharge/", SpectacularAPIView.as_view(patterns=andcharge), name="schema-andcharge"),
     path("api/docs/andcharge/", SpectacularSwaggerView.as_view(url_name="schema-andcharge"), name="docs-andcharge"),
     path("admin/", admin.site.urls),
     # Any other path under the &Charge prefixes answers in its envelope, with DEBUG on or off.
     re_path(r"^(v1|public)/", not_found),
+    re_path(r"^api/v1/", hop_not_found),
 ]
 
 handler404 = "chargepay.api.handlers.not_found"

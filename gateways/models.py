@@ -1,1 +1,111 @@
-"""Cards, charges and gateway attempts arrive with the HOP issue."""
+"""Cards on record, card charges and every call made to the card gateway for them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def mask_token(token: str) -> str:
+    """A gateway token as shown anywhere but the gateway's own metadata: last 4 digits only."""
+    return f"…{token[-4:]}" if token else ""
+
+
+class PaymentMethod(models.Model):
+    """A card on record: only the gateway's token (numeric, ≤ 22 digits) and its expiry, never a card number."""
+
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="payment_methods")
+    token = models.CharField(max_length=22)
+    expires_at = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "token", "expires_at"], name="payment_method_unique_per_customer"),
+            models.CheckConstraint(condition=Q(token__regex=r"^[0-9]{1,22}$"), name="payment_method_token_numeric"),
+        ]
+
+    def __str__(self) -> str:
+        return f"card {mask_token(self.token)} exp {self.expires_at:%m/%y}"
+
+    @property
+    def masked_token(self) -> str:
+        return mask_token(self.token)
+
+    @property
+    def expiration_mmyy(self) -> str:
+        return self.expires_at.strftime("%m%y")
+
+
+class ChargeStatus(models.TextChoices):
+    PENDING = "pending", "Pending (gateway outcome unknown)"
+    AUTHORIZED = "authorized", "Authorized and credited, awaiting capture"
+    DECLINED = "declined", "Declined"
+    FAILED = "failed", "Failed (gateway unavailable, nothing charged)"
+
+
+class CardCharge(models.Model):
+    """One top-up of a customer's cents wallet by charging the card on record.
+
+    `gateway_transaction_id` is our BridgeComm TransactionID: the same on every retry of the
+    authorization, which is how a pending (unknown outcome) charge is resolved without charging twice.
+    """
+
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="card_charges")
+    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="charges")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="card_charges")
+    amount_requested = models.BigIntegerField()
+    amount_authorized = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ChargeStatus.choices, default=ChargeStatus.PENDING)
+    gateway_transaction_id = models.CharField(max_length=60, unique=True)
+    gateway_trans_id = models.CharField(max_length=60, blank=True, help_text="The gateway's GatewayTransID.")
+    response_code = models.CharField(max_length=5, blank=True)
+    response_description = models.CharField(max_length=255, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="The gateway's authorization responseMessage.")
+    ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_charge"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("charge_card", "Can charge customers' cards through the HOP API")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_requested__gt=0), name="charge_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_authorized__isnull=True)
+                | Q(amount_authorized__gt=0, amount_authorized__lte=models.F("amount_requested")),
+                name="charge_authorized_within_requested",
+            ),
+            # Never credited without an approved authorization, and never approved without the credit.
+            models.CheckConstraint(
+                condition=(
+                    Q(status=ChargeStatus.AUTHORIZED) & Q(ledger_transaction__isnull=False) & Q(amount_authorized__isnull=False)
+                )
+                | (~Q(status=ChargeStatus.AUTHORIZED) & Q(ledger_transaction__isnull=True)),
+                name="charge_credited_iff_authorized",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="charge_customer_created")]
+
+    def __str__(self) -> str:
+        return f"charge #{self.pk} {self.amount_requested}¢ {self.status}"
+
+
+class GatewayAttempt(models.Model):
+    """One request to the gateway for a charge and what came back (or that nothing definite did)."""
+
+    charge = models.ForeignKey(CardCharge, on_delete=models.PROTECT, related_name="attempts")
+    request_type = models.CharField(max_length=3)
+    transaction_id = models.CharField(max_length=60)
+    outcome = models.CharField(max_length=20)
+    response_code = models.CharField(max_length=5, blank=True)
+    response_description = models.CharField(max_length=255, blank=True)
+    response_message = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.request_type} {self.transaction_id}: {self.outcome}"

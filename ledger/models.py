@@ -33,6 +33,7 @@ class SystemAccount(models.TextChoices):
 
     KM_ISSUANCE = "km_issuance", "Kilometers issued (source of grants)"
     KM_ADJUSTMENT = "km_adjustment", "Kilometer corrections by staff"
+    USD_CARD_RECEIVABLE = "usd_card_receivable", "Card charges authorized, owed by the card gateway"
 
 
 class Account(models.Model):
@@ -90,6 +91,7 @@ class Account(models.Model):
 class TransactionKind(models.TextChoices):
     PAY_FOR_CHARGING_SESSION = "PAY_FOR_CHARGING_SESSION", "Pay for a charging session"
     KM_GRANT = "KM_GRANT", "Kilometers granted"
+    CARD_TOPUP = "CARD_TOPUP", "Cents topped up by card"
     REVERSAL = "REVERSAL", "Reversal"
 
 

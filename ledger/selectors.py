@@ -30,7 +30,11 @@ def partner_account_id(*, partner: Partner, unit: str) -> int:
     return Account.objects.values_list("pk", flat=True).get(kind=AccountKind.PARTNER, partner=partner, unit=unit)
 
 
-SYSTEM_ACCOUNT_UNITS = {SystemAccount.KM_ISSUANCE: Unit.KM, SystemAccount.KM_ADJUSTMENT: Unit.KM}
+SYSTEM_ACCOUNT_UNITS = {
+    SystemAccount.KM_ISSUANCE: Unit.KM,
+    SystemAccount.KM_ADJUSTMENT: Unit.KM,
+    SystemAccount.USD_CARD_RECEIVABLE: Unit.USD_CENTS,
+}
 
 
 def system_account_id(*, code: SystemAccount) -> int:

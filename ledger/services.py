@@ -207,3 +207,20 @@ def transaction_reverse(*, transaction_id: int, reversed_by: User, reason: str) 
             status=TransactionStatus.CANCELLED
         )
     return reversal
+
+
+def card_topup_credit(*, customer_id: int, amount_cents: int) -> Transaction:
+    """Credit an authorized card charge to the customer's cents wallet, from the card receivable account.
+
+    Locks the customer's USD wallet. The caller (gateways.services) holds the charge's row lock, so one
+    charge is credited at most once (also UNIQUE: CardCharge.ledger_transaction).
+    """
+    if amount_cents <= 0:
+        raise ValueError("a card top-up credits a positive amount")
+    wallet = selectors.wallet_get(customer_id=customer_id, unit=Unit.USD_CENTS)
+    receivable = selectors.system_account_id(code=SystemAccount.USD_CARD_RECEIVABLE)
+    return transaction_post(
+        kind=TransactionKind.CARD_TOPUP,
+        postings=[Posting(wallet.pk, amount_cents), Posting(receivable, -amount_cents)],
+        customer_id=customer_id,
+    )

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from accounts import services
 from chargepay import errors
 from chargepay.api.andcharge import AndChargePublicView, ErrorSerializer
+from chargepay.api.hop import HopErrorSerializer, HopPublicView, invalid_params
 
 TOKENS = inline_serializer(
     "PartnerTokens",
@@ -59,3 +60,22 @@ class PartnerTokenRefreshView(AndChargePublicView):
     )
     def get(self, request):
         return _no_store(Response(services.partner_tokens_refresh(raw_refresh_token=_credential(request, "Bearer"))))
+
+
+class HopTokenView(HopPublicView):
+    @extend_schema(
+        operation_id="hopAuthToken",
+        summary="HOP login for service accounts",
+        request=inline_serializer(
+            "HopAuthRequest",
+            {"auth": inline_serializer("HopAuth", {"email": serializers.EmailField(), "password": serializers.CharField()})},
+        ),
+        responses={201: dict, 401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized")},
+    )
+    def post(self, request):
+        auth = request.data.get("auth") if isinstance(request.data, dict) else None
+        if not isinstance(auth, dict) or not isinstance(auth.get("email"), str) or not isinstance(auth.get("password"), str):
+            raise invalid_params({"auth": ["email and password are required"]})
+        user, jwt = services.service_account_token(email=auth["email"], password=auth["password"])
+        body = {"data": {"jwt": jwt, "user": {"id": user.pk, "email": user.email, "partner": user.partner.code}}}
+        return _no_store(Response(body, status=201))

@@ -1,3 +1,5 @@
+from datetime import date
+
 from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -5,6 +7,8 @@ from django.db import transaction
 from accounts import services as accounts_services
 from accounts.models import Customer, Partner, PartnerApiKey, PartnerLink, User
 from chargepay.management.base import OperationsCommand
+from gateways import selectors as gateway_selectors
+from gateways import services as gateway_services
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import Unit
@@ -13,12 +17,16 @@ from ledger.models import Unit
 DEMO_ACCESS_KEY_ID = "AKDEMOPCS001KEY00000"
 DEMO_SECRET = "demo-secret-do-not-use-in-production"
 DEMO_ADMIN = ("admin", "admin")
+DEMO_SERVICE_ACCOUNT = ("hop.service@chargepay.example", "demo-hop-password-2026")
+DEMO_CARD = ("1000000074340019", date(2030, 12, 31))
+DEMO_RFID = "DEMO-RFID-0001"
 
 
 class Command(OperationsCommand):
     help = (
         "Load demo data (idempotent): partner PCS-001 'MSP Partner' with an API key, a customer linked as "
-        "pcsUserId001 with 100 km, and a staff superuser admin/admin. Refused unless DEBUG is on."
+        "pcsUserId001 with 100 km, a HOP service account and a HOP customer (linked as hopUser001) with a card "
+        "on record and an RFID token, and a staff superuser admin/admin. Refused unless DEBUG is on."
     )
 
     @transaction.atomic
@@ -38,6 +46,19 @@ class Command(OperationsCommand):
             accounts_services.partner_link_create(
                 partner=partner, external_user_id="pcsUserId001", customer=customer, confirmed=True
             )
+        service_account = User.objects.filter(email__iexact=DEMO_SERVICE_ACCOUNT[0]).first()
+        if service_account is None:
+            service_account = accounts_services.service_account_create(
+                partner=partner, email=DEMO_SERVICE_ACCOUNT[0], password=DEMO_SERVICE_ACCOUNT[1]
+            )
+        hop_customer = Customer.objects.filter(email__iexact="hop.customer@chargepay.example").first()
+        if hop_customer is None:
+            hop_customer = accounts_services.customer_create(email="hop.customer@chargepay.example", name="HOP Customer")
+            accounts_services.partner_link_create(
+                partner=partner, external_user_id="hopUser001", customer=hop_customer, confirmed=True
+            )
+            gateway_services.payment_method_store(customer=hop_customer, token=DEMO_CARD[0], expires_at=DEMO_CARD[1])
+            accounts_services.rfid_token_add(customer=hop_customer, token=DEMO_RFID)
         if not User.objects.filter(username=DEMO_ADMIN[0]).exists():
             User.objects.create_superuser(username=DEMO_ADMIN[0], password=DEMO_ADMIN[1], email="admin@chargepay.example")
         return {
@@ -48,6 +69,14 @@ class Command(OperationsCommand):
                 "email": customer.email,
                 "userId": "pcsUserId001",
                 "kmBalance": ledger_selectors.wallet_get(customer_id=customer.pk, unit=Unit.KM).balance,
+            },
+            "serviceAccount": {"id": service_account.pk, "email": DEMO_SERVICE_ACCOUNT[0], "password": DEMO_SERVICE_ACCOUNT[1]},
+            "hopCustomer": {
+                "id": hop_customer.pk,
+                "email": hop_customer.email,
+                "card": f"…{DEMO_CARD[0][-4:]}",
+                "rfid": DEMO_RFID,
+                "centsBalance": gateway_selectors.cents_balance(customer_id=hop_customer.pk),
             },
             "admin": {"username": DEMO_ADMIN[0], "password": DEMO_ADMIN[1]},
         }

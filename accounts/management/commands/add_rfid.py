@@ -1,0 +1,19 @@
+from accounts import services
+from accounts.models import Customer
+from chargepay.errors import ObjectNotFound
+from chargepay.management.base import OperationsCommand
+
+
+class Command(OperationsCommand):
+    help = "Give a customer an RFID session token (HOP charges by RFID)."
+
+    def add_options(self, parser):
+        parser.add_argument("--customer", required=True, type=int)
+        parser.add_argument("--token", required=True)
+
+    def run(self, *, customer, token, **options):
+        found = Customer.objects.filter(pk=customer).first()
+        if found is None:
+            raise ObjectNotFound("customer", customer)
+        rfid = services.rfid_token_add(customer=found, token=token)
+        return {"id": rfid.pk, "customer": found.pk, "token": f"…{rfid.token[-4:]}"}

@@ -1,0 +1,26 @@
+from datetime import date
+
+from accounts.models import Customer
+from chargepay.errors import InvalidParameter, ObjectNotFound
+from chargepay.management.base import OperationsCommand
+from gateways import services
+
+
+class Command(OperationsCommand):
+    help = "Store a card on record for a customer: the gateway's numeric token and its expiry (never a card number)."
+
+    def add_options(self, parser):
+        parser.add_argument("--customer", required=True, type=int)
+        parser.add_argument("--token", required=True, help="The gateway's card token, numeric, at most 22 digits.")
+        parser.add_argument("--expires-at", required=True, help="YYYY-MM-DD")
+
+    def run(self, *, customer, token, expires_at, **options):
+        found = Customer.objects.filter(pk=customer).first()
+        if found is None:
+            raise ObjectNotFound("customer", customer)
+        try:
+            expiry = date.fromisoformat(expires_at)
+        except ValueError:
+            raise InvalidParameter(expires_at, "expires_at") from None
+        method = services.payment_method_store(customer=found, token=token, expires_at=expiry)
+        return {"id": method.pk, "customer": found.pk, "token": method.masked_token, "expiresAt": method.expires_at.isoformat()}
