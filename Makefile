@@ -9,7 +9,9 @@ PORT ?= 8000
 # The quickstart ignores any database/Redis settings of the shell: SQLite and eager Celery.
 QUICK := env -u DATABASE_URL -u REDIS_URL -u DEBUG -u CELERY_TASK_ALWAYS_EAGER
 
-.PHONY: run test install install-dev migrate lint format check clean
+SANDBOX_PORT ?= 8099
+
+.PHONY: run test install install-dev lint format check clean sandbox worker beat
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +28,22 @@ install-dev: $(BIN)/.installed-dev
 
 run: install
 	$(QUICK) $(BIN)/python manage.py migrate --noinput -v0
-	$(QUICK) $(BIN)/python manage.py seed_demo > /dev/null
+	$(QUICK) $(BIN)/python manage.py seed_demo --json > .demo.json
 	@HOST=$(HOST) PORT=$(PORT) ./scripts/print_curl.sh
-	$(QUICK) $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# The gateway sandbox runs beside the dev server and stops with it.
+	$(BIN)/python manage.py run_gateway_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & SANDBOX=$$!; \
+		trap 'kill $$SANDBOX 2>/dev/null' EXIT INT TERM; \
+		$(QUICK) GATEWAY_URL=http://127.0.0.1:$(SANDBOX_PORT)/PaymentService/RequestHandler.svc \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+sandbox: install
+	$(BIN)/python manage.py run_gateway_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT)
+
+worker: install
+	$(BIN)/celery -A chargepay worker --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A chargepay beat --loglevel INFO
 
 test: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} DEBUG=false \

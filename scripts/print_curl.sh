@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prints working curl commands for the demo data that `manage.py seed_demo` loads.
 BASE="http://${HOST:-127.0.0.1}:${PORT:-8000}"
+# The HOP customer's id, from `seed_demo --json` saved by `make run`.
+HOP_CUSTOMER=$(python3 -c 'import json; print(json.load(open(".demo.json"))["hopCustomer"]["id"])' 2>/dev/null || echo 2)
 cat <<MSG
 
 chargepay is starting on ${BASE}  (admin: ${BASE}/admin/  user admin / password admin)
@@ -19,4 +21,19 @@ curl -s -X POST ${BASE}/v1/partners/PCS-001/accounts/pcsUserId001/transactions \
 curl -s ${BASE}/v1/partners/PCS-001/accounts/pcsUserId001 -H "Authorization: Bearer \$TOKEN"
 curl -s "${BASE}/v1/partners/PCS-001/accounts/pcsUserId001/transactions?page=0&limit=20" -H "Authorization: Bearer \$TOKEN"
 
+# 4. HOP login (service account) -> jwt
+JWT=\$(curl -s -X POST ${BASE}/api/v1/auth/token -H 'Content-Type: application/json' \\
+  -d '{"auth":{"email":"hop.service@chargepay.example","password":"demo-hop-password-2026"}}' \\
+  | python3 -c 'import sys,json; print(json.load(sys.stdin)["data"]["jwt"])')
+
+# 5. The seed's sample charge: 500 cents on the card, credited to the HOP customer's cents balance
+curl -s -X POST ${BASE}/api/v1/users/${HOP_CUSTOMER}/charges -H "Authorization: Bearer \$JWT" \\
+  -H 'Content-Type: application/json' -H "Idempotency-Key: \$(date +%s%N)" \\
+  -d '{"charge":{"amount_in_cents":"500","payment_method":{"token":12345,"expires_at":"2030-01-01"}}}'
+
+# 6. The same by RFID with the card on record (the amount picks the sandbox's answer: 300 is declined, see README)
+curl -s -X POST ${BASE}/api/v1/rfid/DEMO-RFID-0001/charges -H "Authorization: Bearer \$JWT" \\
+  -H 'Content-Type: application/json' -d '{"charge":{"amount_in_cents":2500}}'
+
+HOP docs: ${BASE}/api/docs/hop/
 MSG
