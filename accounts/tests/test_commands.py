@@ -127,3 +127,42 @@ def test_every_command_has_help_with_json(name, capsys):
         call_command(name, "--help")
 
     assert "--json" in capsys.readouterr().out
+
+
+def test_hop_operations_commands(db):
+    run("create_partner", "--code", "PCS-001", "--name", "MSP Partner")
+    customer = run("create_customer", "--email", "driver@example.com")
+    account = run(
+        "create_service_account", "--partner", "PCS-001", "--email", "hop@pcs.example", "--password", "a-long-pass-2026"
+    )
+    card = run(
+        "add_payment_method", "--customer", str(customer["id"]), "--token", "1000000074340019", "--expires-at", "2030-12-31"
+    )
+    rfid = run("add_rfid", "--customer", str(customer["id"]), "--token", "RFID-0001")
+
+    assert account["partner"] == "PCS-001"
+    assert card == {"id": card["id"], "customer": customer["id"], "token": "…0019", "expiresAt": "2030-12-31"}
+    assert rfid["token"] == "…0001"
+    assert run("purge_idempotency_keys") == {"deleted": 0}
+    response = APIClient().post(
+        "/api/v1/auth/token", {"auth": {"email": "hop@pcs.example", "password": "a-long-pass-2026"}}, format="json"
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["add_payment_method", "--customer", "{c}", "--token", "4111-1111", "--expires-at", "2030-12-31"],
+        ["add_payment_method", "--customer", "{c}", "--token", "1" * 23, "--expires-at", "2030-12-31"],
+        ["add_payment_method", "--customer", "{c}", "--token", "123", "--expires-at", "2001-01-01"],
+        ["add_payment_method", "--customer", "{c}", "--token", "123", "--expires-at", "tomorrow"],
+        ["create_service_account", "--partner", "PCS-001", "--email", "x@y.z", "--password", "123"],
+    ],
+)
+def test_hop_commands_refuse_bad_input(db, args):
+    run("create_partner", "--code", "PCS-001", "--name", "MSP Partner")
+    customer = run("create_customer", "--email", "driver@example.com")
+
+    with pytest.raises(CommandError):
+        call_command(*[a.format(c=customer["id"]) for a in args], stdout=StringIO())

@@ -21,3 +21,16 @@ def test_interactive_docs_page(client):
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_hop_schema_documents_charges_and_errors(client):
+    response = client.get("/api/schema/hop/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    create = schema["paths"]["/api/v1/users/{user_id}/charges"]["post"]
+    assert create["operationId"] == "createCharge"
+    assert {"201", "202", "401", "406", "409", "422"} <= set(create["responses"])
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in create["parameters"])
+    assert "/api/v1/rfid/{session_token}/charges" in schema["paths"]
+    assert "/api/v1/auth/token" in schema["paths"]
