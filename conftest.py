@@ -2,6 +2,7 @@
 
 import base64
 import copy
+from datetime import date
 
 import pytest
 from django.core.cache import cache
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerFactory, PartnerLinkFactory
+from gateways import services as gateway_services
 from ledger import services as ledger_services
 from ledger.models import Account, AccountKind, Unit
 
@@ -164,10 +166,6 @@ def hop_api(hop_jwt):
 @pytest.fixture
 def hop_customer(partner):
     """A customer linked to PCS-001 with a card on record (the seed's token)."""
-    from datetime import date
-
-    from gateways import services as gateway_services
-
     customer = CustomerFactory(email="hop.customer@example.com")
     PartnerLinkFactory(partner=partner, customer=customer, external_user_id="hopUser001")
     gateway_services.payment_method_store(customer=customer, token="1000000074340019", expires_at=date(2030, 12, 31))

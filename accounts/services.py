@@ -6,11 +6,16 @@ import secrets
 import string
 from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from chargepay.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFound
 from ledger import services as ledger_services
@@ -139,10 +144,6 @@ def partner_tokens_refresh(*, raw_refresh_token: str) -> dict[str, str]:
 
 def service_account_create(*, partner: Partner, email: str, password: str) -> User:
     """Create a HOP service account for `partner`, allowed to charge cards of customers linked to it."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.auth.password_validation import validate_password
-    from django.core.exceptions import ValidationError
-
     email = email.strip().lower()
     if not email or "@" not in email or User.objects.filter(email__iexact=email).exists():
         raise InvalidParameter(email, "email")
@@ -158,10 +159,6 @@ def service_account_create(*, partner: Partner, email: str, password: str) -> Us
 
 def service_account_token(*, email: str, password: str) -> tuple[User, str]:
     """HOP login: an active service account's credentials → a HOP JWT. Raises AuthorizationInvalid."""
-    from django.conf import settings
-    from django.contrib.auth import authenticate
-    from rest_framework_simplejwt.tokens import AccessToken
-
     user = User.objects.filter(email__iexact=email.strip(), partner__isnull=False).first() if email else None
     if user is None or authenticate(username=user.username, password=password) is None or not user.partner.is_active:
         raise AuthorizationInvalid()

@@ -34,7 +34,8 @@ class _ChargeCreateView(HopView):
         body = request.data  # parse first: a broken body is 10012 whatever else is wrong
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            return Response(*reversed(self._charge(request, body, kwargs)))
+            status, answer = self._charge(request, body, kwargs)
+            return Response(answer, status=status)
         record, replay = idempotency_begin(
             client=request.user, key=key, fingerprint=request_fingerprint(method="POST", path=request.path, body=body)
         )
