@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "django_celery_beat",
     "chargepay",
     "accounts",
     "ledger",
@@ -146,12 +148,40 @@ CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card 
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
 
-# --- Celery -----------------------------------------------------------------------------------
+# --- Celery (chargepay/celery.py, gateways/tasks.py) -------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False  # an eager task's failure never turns the API answer into a 500
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+# Money tasks are idempotent: acknowledge after the work, redeliver if the worker dies, one message at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+# Longer than the longest task (90 s) plus its longest retry delay (CAPTURE_RETRY_MAX_DELAY), so Redis never
+# redelivers a message that is still being worked on.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Schedules live here; DatabaseScheduler copies them into django-celery-beat's tables, where staff edit them.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
+    "close-settlement-batch": {
+        "task": "gateways.close_settlement_batch",
+        "schedule": crontab(hour=2, minute=0),
+    },
+}
+# How long a worker owns a claimed charge before the sweeper may hand it to another (longer than a task runs).
+CHARGE_WORK_LEASE_SECONDS = env.int("CHARGE_WORK_LEASE_SECONDS", default=120)
+# A charge whose work has not started this long after it was due is re-enqueued by the sweeper.
+CHARGE_SWEEP_AFTER_SECONDS = env.int("CHARGE_SWEEP_AFTER_SECONDS", default=30)
+CAPTURE_MAX_RETRIES = env.int("CAPTURE_MAX_RETRIES", default=8)
+CAPTURE_RETRY_MAX_DELAY = env.int("CAPTURE_RETRY_MAX_DELAY", default=600)
 
 # --- Card gateway (BridgeComm); used by the HOP issue ------------------------------------------
 GATEWAY_URL = env("GATEWAY_URL", default="http://127.0.0.1:8099/PaymentService/RequestHandler.svc")

@@ -40,8 +40,17 @@ class PaymentMethod(models.Model):
 class ChargeStatus(models.TextChoices):
     PENDING = "pending", "Pending (gateway outcome unknown)"
     AUTHORIZED = "authorized", "Authorized and credited, awaiting capture"
+    CAPTURED = "captured", "Captured, awaiting settlement"
+    SETTLED = "settled", "Settled in a gateway batch"
+    REVIEW = "review", "Capture failed: needs staff review"
     DECLINED = "declined", "Declined"
     FAILED = "failed", "Failed (gateway unavailable, nothing charged)"
+
+
+# Statuses in which the wallet was credited (the credit may since have been reversed, see REVIEW).
+CREDITED_STATUSES = (ChargeStatus.AUTHORIZED, ChargeStatus.CAPTURED, ChargeStatus.SETTLED, ChargeStatus.REVIEW)
+# Work a worker must do, found by the sweeper from the status alone (the status is the outbox).
+WORK_STATUSES = (ChargeStatus.PENDING, ChargeStatus.AUTHORIZED)
 
 
 class CardCharge(models.Model):
@@ -66,8 +75,28 @@ class CardCharge(models.Model):
     ledger_transaction = models.OneToOneField(
         "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_charge"
     )
+    # Capture: our TransactionID for the 019 request, the same on every retry; the gateway's capture id.
+    capture_transaction_id = models.CharField(max_length=60, blank=True)
+    capture_gateway_trans_id = models.CharField(max_length=60, blank=True)
+    capture_ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_capture"
+    )
+    settlement_ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_settlement"
+    )
+    batch_id = models.CharField(max_length=60, blank=True, help_text="The gateway's CycleCode of the settled batch.")
+    # Work claims (a conditional UPDATE sets them): who may work on the charge until when, and how often it was tried.
+    work_lease_until = models.DateTimeField(null=True, blank=True)
+    work_attempts = models.PositiveIntegerField(default=0)
+    work_enqueued_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=255, blank=True)
+    debt_cents = models.BigIntegerField(
+        default=0, help_text="Credited cents the wallet could not give back after a failed capture."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     authorized_at = models.DateTimeField(null=True, blank=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -109,3 +138,29 @@ class GatewayAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_type} {self.transaction_id}: {self.outcome}"
+
+
+class BatchStatus(models.TextChoices):
+    CLOSING = "closing", "Closing (settlement requested)"
+    CLOSED = "closed", "Closed"
+
+
+class SettlementBatch(models.Model):
+    """One 020 settlement request and the batch the gateway closed. Written before the request (so a lost
+    answer is re-sent with the same TransactionID, which returns the same CycleCode)."""
+
+    transaction_id = models.CharField(max_length=60, unique=True)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.CLOSING)
+    cycle_code = models.CharField(max_length=60, blank=True)
+    charge_count = models.PositiveIntegerField(default=0)
+    amount_cents = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=Q(status="closing"), name="one_batch_closing_at_a_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.cycle_code or self.transaction_id} ({self.status})"

@@ -3,19 +3,31 @@
 import logging
 import re
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Customer, User
-from chargepay.errors import ChargeFailed, InvalidParameter, PaymentDetailsMissing
+from chargepay.errors import ChargeFailed, InsufficientBalance, InvalidParameter, PaymentDetailsMissing
 from ledger import services as ledger_services
+from ledger.models import SystemAccount, TransactionKind
 
-from . import selectors
+from . import queue, selectors
 from .bridgecomm import client as bridgecomm
 from .bridgecomm.types import GatewayResult, Outcome
-from .models import CardCharge, ChargeStatus, GatewayAttempt, PaymentMethod, mask_token
+from .models import (
+    WORK_STATUSES,
+    BatchStatus,
+    CardCharge,
+    ChargeStatus,
+    GatewayAttempt,
+    PaymentMethod,
+    SettlementBatch,
+    mask_token,
+)
 
 logger = logging.getLogger("chargepay.gateways")
 
@@ -59,6 +71,7 @@ def card_charge_create(
         partner=requested_by.partner,
         amount_requested=amount_cents,
         gateway_transaction_id=uuid.uuid4().hex,
+        work_enqueued_at=timezone.now(),  # the request itself is working on it: the sweeper waits
     )
     result = bridgecomm.authorize(
         transaction_id=charge.gateway_transaction_id,
@@ -83,18 +96,10 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult) -
     """
     with transaction.atomic():
         charge = CardCharge.objects.select_for_update().get(pk=charge_id)
-        GatewayAttempt.objects.create(
-            charge=charge,
-            request_type=result.request_type,
-            transaction_id=result.transaction_id,
-            outcome=result.outcome,
-            response_code=result.response_code,
-            response_description=result.response_description[:255],
-            response_message=result.response_message,
-            error=result.error[:255],
-        )
+        _record_attempt(charge, result)
         if charge.status != ChargeStatus.PENDING or result.outcome == Outcome.UNKNOWN:
             return charge
+        charge.work_lease_until = None
         charge.response_code = result.response_code
         charge.response_description = result.response_description[:255]
         charge.gateway_trans_id = result.gateway_trans_id
@@ -106,6 +111,10 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult) -
             )
             charge.status = ChargeStatus.AUTHORIZED
             charge.authorized_at = timezone.now()
+            charge.capture_transaction_id = uuid.uuid4().hex  # reused on every capture retry
+            charge.work_enqueued_at = timezone.now()
+            charge_id = charge.pk
+            transaction.on_commit(lambda: queue.enqueue(queue.CAPTURE, charge_id))
         elif result.outcome == Outcome.TRANSIENT:
             charge.status = ChargeStatus.FAILED
         else:
@@ -119,3 +128,215 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult) -
         mask_token(charge.payment_method.token),
     )
     return charge
+
+
+# --- Worker side: claims, capture, resolving pending charges, settlement, the sweeper ---------------------
+
+
+class GatewayNotDone(Exception):
+    """The gateway gave no definite answer (or said try later); the work stays due and is retried."""
+
+
+class SettlementNotReady(Exception):
+    """Authorized charges are still waiting for capture; the batch is closed only after them."""
+
+
+def system_user() -> User:
+    """The user automated reversals are recorded under (ledger reversals always name a user)."""
+    user, _ = User.objects.get_or_create(username="chargepay-system", defaults={"is_active": False})
+    return user
+
+
+def charge_work_claim(*, charge_id: int, status: ChargeStatus) -> CardCharge | None:
+    """Claim a charge for one worker: a conditional UPDATE that succeeds only while the charge is in
+    `status` and nobody holds an unexpired lease. Returns the charge, or None (done already, or someone
+    else is on it). A worker killed mid-way leaves a lease that expires; then the work can be claimed again.
+    """
+    now = timezone.now()
+    claimed = (
+        CardCharge.objects.filter(pk=charge_id, status=status)
+        .filter(Q(work_lease_until__isnull=True) | Q(work_lease_until__lt=now))
+        .update(
+            work_lease_until=now + timedelta(seconds=settings.CHARGE_WORK_LEASE_SECONDS),
+            work_attempts=F("work_attempts") + 1,
+        )
+    )
+    return CardCharge.objects.select_related("payment_method").get(pk=charge_id) if claimed else None
+
+
+def _work_release(charge_id: int) -> None:
+    CardCharge.objects.filter(pk=charge_id).update(work_lease_until=None, work_enqueued_at=timezone.now())
+
+
+def _record_attempt(charge: CardCharge, result: GatewayResult) -> None:
+    GatewayAttempt.objects.create(
+        charge=charge,
+        request_type=result.request_type,
+        transaction_id=result.transaction_id,
+        outcome=result.outcome,
+        response_code=result.response_code,
+        response_description=result.response_description[:255],
+        response_message=result.response_message,
+        error=result.error[:255],
+    )
+
+
+def card_charge_capture(*, charge_id: int) -> CardCharge | None:
+    """Capture (019) an authorized charge, once, whatever crashes.
+
+    Claims the charge (conditional UPDATE), calls the gateway with the charge's capture TransactionID (the
+    same on every try, so a re-sent capture is answered, never repeated), then under the charge's row lock:
+    approved → CAPTURED and the ledger moves authorized → receivable; a definite refusal → REVIEW (see
+    _capture_failed). Raises GatewayNotDone for no definite answer or a transient one (retry later).
+    Returns None when there was nothing to do.
+    """
+    charge = charge_work_claim(charge_id=charge_id, status=ChargeStatus.AUTHORIZED)
+    if charge is None:
+        return None
+    result = bridgecomm.capture(
+        transaction_id=charge.capture_transaction_id,
+        gateway_trans_id=charge.gateway_trans_id,
+        amount_cents=charge.amount_authorized,
+    )
+    with transaction.atomic():
+        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        _record_attempt(charge, result)
+        if charge.status != ChargeStatus.AUTHORIZED:
+            return charge
+        if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
+            charge.work_lease_until = None
+            charge.save(update_fields=["work_lease_until", "updated_at"])
+        elif result.outcome == Outcome.APPROVED:
+            charge.capture_ledger_transaction = ledger_services.card_funds_move(
+                kind=TransactionKind.CARD_CAPTURE,
+                customer_id=charge.customer_id,
+                amount_cents=charge.amount_authorized,
+                source=SystemAccount.USD_CARD_AUTHORIZED,
+                target=SystemAccount.USD_CARD_RECEIVABLE,
+            )
+            charge.status = ChargeStatus.CAPTURED
+            charge.capture_gateway_trans_id = result.gateway_trans_id
+            charge.captured_at = timezone.now()
+            charge.work_lease_until = None
+            charge.save()
+        else:
+            _capture_failed(charge, f"{result.response_code} {result.response_description}".strip())
+    if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
+        raise GatewayNotDone(result.error or result.response_description or result.outcome)
+    logger.info("card charge %s capture: %s", charge.pk, charge.status)
+    return charge
+
+
+def _capture_failed(charge: CardCharge, reason: str) -> None:
+    """A capture the gateway refused for good: the charge goes to REVIEW for staff. The wallet credit is
+    reversed when the wallet still holds it; otherwise the charge carries the debt, flagged in admin.
+    Runs inside the caller's transaction, under its lock on the charge."""
+    charge.status = ChargeStatus.REVIEW
+    charge.review_reason = f"capture refused: {reason}"[:255]
+    charge.work_lease_until = None
+    try:
+        ledger_services.transaction_reverse(
+            transaction_id=charge.ledger_transaction_id, reversed_by=system_user(), reason=charge.review_reason
+        )
+    except InsufficientBalance:
+        charge.debt_cents = charge.amount_authorized
+    charge.save()
+    logger.warning("card charge %s needs review: %s (debt %s)", charge.pk, charge.review_reason, charge.debt_cents)
+
+
+def card_charge_resolve(*, charge_id: int) -> CardCharge | None:
+    """Resolve a PENDING charge (unknown outcome) by re-sending the identical authorization with the same
+    TransactionID: the gateway answers with what it did the first time and never charges twice.
+    Raises GatewayNotDone while the answer is still not definite. Returns None when there was nothing to do.
+    """
+    charge = charge_work_claim(charge_id=charge_id, status=ChargeStatus.PENDING)
+    if charge is None:
+        return None
+    method = charge.payment_method
+    result = bridgecomm.authorize(
+        transaction_id=charge.gateway_transaction_id,
+        token=method.token,
+        expiration_mmyy=method.expiration_mmyy,
+        amount_cents=charge.amount_requested,
+        invoice_num=str(charge.pk),
+        customer_account_code=str(charge.customer_id),
+    )
+    charge = card_charge_record_authorization(charge_id=charge.pk, result=result)
+    if charge.status == ChargeStatus.PENDING:
+        _work_release(charge.pk)
+        raise GatewayNotDone(result.error or result.outcome)
+    return charge
+
+
+def settlement_close() -> SettlementBatch:
+    """Close the gateway's batch (020) once every authorized charge is captured, then mark the charges
+    captured before the request SETTLED with the batch's CycleCode and move their cents receivable → settled.
+
+    The batch row is committed before the request, so an answer lost on the way is re-sent with the same
+    TransactionID (the gateway answers the same CycleCode). Raises SettlementNotReady (captures still to do:
+    they are enqueued) or GatewayNotDone.
+    """
+    waiting = list(CardCharge.objects.filter(status=ChargeStatus.AUTHORIZED).values_list("pk", flat=True))
+    if waiting:
+        for charge_id in waiting:
+            queue.enqueue(queue.CAPTURE, charge_id)
+        raise SettlementNotReady(f"{len(waiting)} authorized charges are not captured yet")
+    batch = SettlementBatch.objects.filter(status=BatchStatus.CLOSING).first()
+    if batch is None:
+        try:
+            with transaction.atomic():
+                batch = SettlementBatch.objects.create(transaction_id=uuid.uuid4().hex)
+        except IntegrityError:  # another worker is closing
+            raise SettlementNotReady("a settlement is already in progress") from None
+    captured_before = list(
+        CardCharge.objects.filter(status=ChargeStatus.CAPTURED, captured_at__lte=timezone.now()).values_list("pk", flat=True)
+    )
+    result = bridgecomm.settle(transaction_id=batch.transaction_id)
+    if result.outcome != Outcome.APPROVED or not result.cycle_code:
+        raise GatewayNotDone(result.error or result.response_description or result.outcome)
+    with transaction.atomic():
+        batch = SettlementBatch.objects.select_for_update().get(pk=batch.pk)
+        for charge in (
+            CardCharge.objects.select_for_update().filter(pk__in=captured_before, status=ChargeStatus.CAPTURED).order_by("pk")
+        ):
+            charge.settlement_ledger_transaction = ledger_services.card_funds_move(
+                kind=TransactionKind.CARD_SETTLEMENT,
+                customer_id=charge.customer_id,
+                amount_cents=charge.amount_authorized,
+                source=SystemAccount.USD_CARD_RECEIVABLE,
+                target=SystemAccount.USD_CARD_SETTLED,
+            )
+            charge.status = ChargeStatus.SETTLED
+            charge.batch_id = result.cycle_code
+            charge.settled_at = timezone.now()
+            charge.save()
+            batch.charge_count += 1
+            batch.amount_cents += charge.amount_authorized
+        batch.status = BatchStatus.CLOSED
+        batch.cycle_code = result.cycle_code
+        batch.closed_at = timezone.now()
+        batch.save()
+    logger.info("settlement batch %s closed: %s charges, %s cents", batch.cycle_code, batch.charge_count, batch.amount_cents)
+    return batch
+
+
+def charges_sweep() -> dict[str, int]:
+    """Re-enqueue every charge whose work is due but did not start in time (message lost, Redis was down,
+    worker killed): PENDING → resolve, AUTHORIZED → capture. Marks each as enqueued now."""
+    now = timezone.now()
+    due = now - timedelta(seconds=settings.CHARGE_SWEEP_AFTER_SECONDS)
+    stuck = (
+        CardCharge.objects.filter(status__in=WORK_STATUSES)
+        .filter(Q(work_lease_until__isnull=True) | Q(work_lease_until__lt=now))
+        .filter(Q(work_enqueued_at__isnull=True) | Q(work_enqueued_at__lt=due))
+        .order_by("pk")
+        .values_list("pk", "status")[:1000]
+    )
+    counts = {"capture": 0, "resolve": 0}
+    for charge_id, status in stuck:
+        CardCharge.objects.filter(pk=charge_id).update(work_enqueued_at=now)
+        if status == ChargeStatus.AUTHORIZED:
+            counts["capture"] += queue.enqueue(queue.CAPTURE, charge_id)
+        else:
+            counts["resolve"] += queue.enqueue(queue.RESOLVE, charge_id)
+    return counts

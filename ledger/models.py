@@ -33,7 +33,10 @@ class SystemAccount(models.TextChoices):
 
     KM_ISSUANCE = "km_issuance", "Kilometers issued (source of grants)"
     KM_ADJUSTMENT = "km_adjustment", "Kilometer corrections by staff"
-    USD_CARD_RECEIVABLE = "usd_card_receivable", "Card charges authorized, owed by the card gateway"
+    # A card top-up's cents travel authorized → receivable (captured) → settled (paid out in a batch).
+    USD_CARD_AUTHORIZED = "usd_card_authorized", "Card charges authorized, not yet captured"
+    USD_CARD_RECEIVABLE = "usd_card_receivable", "Card charges captured, owed by the gateway until settlement"
+    USD_CARD_SETTLED = "usd_card_settled", "Card charges settled by the gateway"
 
 
 class Account(models.Model):
@@ -92,6 +95,8 @@ class TransactionKind(models.TextChoices):
     PAY_FOR_CHARGING_SESSION = "PAY_FOR_CHARGING_SESSION", "Pay for a charging session"
     KM_GRANT = "KM_GRANT", "Kilometers granted"
     CARD_TOPUP = "CARD_TOPUP", "Cents topped up by card"
+    CARD_CAPTURE = "CARD_CAPTURE", "Card charge captured"
+    CARD_SETTLEMENT = "CARD_SETTLEMENT", "Card charge settled"
     REVERSAL = "REVERSAL", "Reversal"
 
 

@@ -33,7 +33,9 @@ def partner_account_id(*, partner: Partner, unit: str) -> int:
 SYSTEM_ACCOUNT_UNITS = {
     SystemAccount.KM_ISSUANCE: Unit.KM,
     SystemAccount.KM_ADJUSTMENT: Unit.KM,
+    SystemAccount.USD_CARD_AUTHORIZED: Unit.USD_CENTS,
     SystemAccount.USD_CARD_RECEIVABLE: Unit.USD_CENTS,
+    SystemAccount.USD_CARD_SETTLED: Unit.USD_CENTS,
 }
 
 

@@ -210,7 +210,7 @@ def transaction_reverse(*, transaction_id: int, reversed_by: User, reason: str) 
 
 
 def card_topup_credit(*, customer_id: int, amount_cents: int) -> Transaction:
-    """Credit an authorized card charge to the customer's cents wallet, from the card receivable account.
+    """Credit an authorized card charge to the customer's cents wallet, from the card-authorized account.
 
     Locks the customer's USD wallet. The caller (gateways.services) holds the charge's row lock, so one
     charge is credited at most once (also UNIQUE: CardCharge.ledger_transaction).
@@ -218,9 +218,22 @@ def card_topup_credit(*, customer_id: int, amount_cents: int) -> Transaction:
     if amount_cents <= 0:
         raise ValueError("a card top-up credits a positive amount")
     wallet = selectors.wallet_get(customer_id=customer_id, unit=Unit.USD_CENTS)
-    receivable = selectors.system_account_id(code=SystemAccount.USD_CARD_RECEIVABLE)
+    authorized = selectors.system_account_id(code=SystemAccount.USD_CARD_AUTHORIZED)
     return transaction_post(
         kind=TransactionKind.CARD_TOPUP,
-        postings=[Posting(wallet.pk, amount_cents), Posting(receivable, -amount_cents)],
+        postings=[Posting(wallet.pk, amount_cents), Posting(authorized, -amount_cents)],
+        customer_id=customer_id,
+    )
+
+
+def card_funds_move(*, kind: TransactionKind, customer_id: int, amount_cents: int, source: SystemAccount, target: SystemAccount):
+    """Move a card charge's cents between two system accounts (capture: authorized → receivable;
+    settlement: receivable → settled). Locks nothing: system accounts keep no cached balance."""
+    return transaction_post(
+        kind=kind,
+        postings=[
+            Posting(selectors.system_account_id(code=source), amount_cents),
+            Posting(selectors.system_account_id(code=target), -amount_cents),
+        ],
         customer_id=customer_id,
     )

@@ -1,0 +1,55 @@
+"""Celery tasks for card charges. Thin: each takes an id (or nothing) and calls one service.
+
+Every task is idempotent (the service claims the charge with a conditional UPDATE and checks its state
+under a row lock), so acks_late + reject_on_worker_lost redelivery is safe.
+"""
+
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from . import services
+
+
+def _backoff(retries: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    return random.uniform(0, min(settings.CAPTURE_RETRY_MAX_DELAY, 5 * 2**retries))  # noqa: S311 (jitter, not crypto)
+
+
+@shared_task(name="gateways.capture_card_charge", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def capture_card_charge(self, charge_id: int) -> str:
+    try:
+        charge = services.card_charge_capture(charge_id=charge_id)
+    except services.GatewayNotDone as error:
+        if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
+            return f"gave up for now ({error}); the sweeper re-enqueues"
+        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
+    return charge.status if charge else "nothing to do"
+
+
+@shared_task(name="gateways.resolve_card_charge", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def resolve_card_charge(self, charge_id: int) -> str:
+    try:
+        charge = services.card_charge_resolve(charge_id=charge_id)
+    except services.GatewayNotDone as error:
+        if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
+            return f"still unknown ({error}); the sweeper re-enqueues"
+        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
+    return charge.status if charge else "nothing to do"
+
+
+@shared_task(name="gateways.sweep_card_charges", acks_late=True)
+def sweep_card_charges() -> dict:
+    return services.charges_sweep()
+
+
+@shared_task(name="gateways.close_settlement_batch", bind=True, acks_late=True, max_retries=None)
+def close_settlement_batch(self) -> str:
+    try:
+        batch = services.settlement_close()
+    except (services.SettlementNotReady, services.GatewayNotDone) as error:
+        if self.request.retries >= 12:
+            return f"not closed: {error}"
+        raise self.retry(countdown=60, exc=error) from None
+    return batch.cycle_code
