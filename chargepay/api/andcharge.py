@@ -133,7 +133,17 @@ class IsPathPartner(BasePermission):
 
 
 class PartnerRateThrottle(SimpleRateThrottle):
+    """Per-partner rate limit, counted in the cache (Redis). If the cache is unreachable the limit is not
+    applied (fail open, logged): a payment must not fail because a counter is unavailable."""
+
     scope = "partner"
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except Exception:
+            logger.warning("rate-limit cache unavailable; request allowed", exc_info=True)
+            return True
 
     def get_cache_key(self, request, view):
         principal = request.user
