@@ -45,12 +45,15 @@ def idempotency_begin(*, client, key: str, fingerprint: str) -> tuple[Idempotenc
         raise IdempotencyKeyReused()
     if record.status != IdempotencyStatus.COMPLETED:
         raise IdempotencyKeyInUse()
-    return record, (record.response_status, record.response_body)
+    return record, (record.response_status, json.loads(record.response_body))
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body: dict) -> None:
     IdempotencyRecord.objects.filter(pk=record.pk).update(
-        status=IdempotencyStatus.COMPLETED, response_status=status, response_body=body, completed_at=timezone.now()
+        status=IdempotencyStatus.COMPLETED,
+        response_status=status,
+        response_body=json.dumps(body, ensure_ascii=False),
+        completed_at=timezone.now(),
     )
 
 
@@ -59,7 +62,11 @@ def idempotency_release(*, record: IdempotencyRecord) -> None:
 
 
 def idempotency_purge(*, now=None) -> int:
-    """Delete completed records older than the retention period. Returns how many."""
+    """Delete records older than the retention period. Returns how many.
+
+    That includes records left IN_PROGRESS by a request that died mid-way: after the retention period the
+    key is free again (the charge such a request made, if any, is finished by the sweeper regardless).
+    """
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_RETENTION_HOURS)
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff, status=IdempotencyStatus.COMPLETED).delete()
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

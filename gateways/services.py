@@ -37,12 +37,13 @@ TOKEN_RE = re.compile(r"[0-9]{1,22}")
 def payment_method_store(*, customer: Customer, token: str, expires_at: date) -> PaymentMethod:
     """Store (or touch) a card on record: a numeric gateway token of at most 22 digits and an unexpired date.
 
-    Raises InvalidParameter("token"/"expires_at"). The most recently stored or used card is the one on record.
+    Raises InvalidParameter("payment_method.token"/"payment_method.expires_at"). The most recently stored or
+    used card is the one on record.
     """
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
-        raise InvalidParameter("", "token")
+        raise InvalidParameter("", "payment_method.token")
     if expires_at < timezone.localdate().replace(day=1):
-        raise InvalidParameter(expires_at.isoformat(), "expires_at")
+        raise InvalidParameter(expires_at.isoformat(), "payment_method.expires_at")
     method, _ = PaymentMethod.objects.get_or_create(customer=customer, token=token, expires_at=expires_at)
     PaymentMethod.objects.filter(pk=method.pk).update(last_used_at=timezone.now())
     return method

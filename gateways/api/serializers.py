@@ -5,6 +5,7 @@ from datetime import UTC, date
 from django.conf import settings
 from rest_framework import serializers
 
+from gateways.bridgecomm.protocol import METADATA_FIELDS
 from gateways.models import CardCharge, ChargeStatus
 
 
@@ -62,6 +63,14 @@ def _iso(moment) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
+def ordered_metadata(metadata: dict) -> dict | None:
+    """The gateway's fields in the gateway's order (the database's jsonb does not keep it)."""
+    if not metadata:
+        return None
+    known = {name: metadata[name] for name in METADATA_FIELDS if name in metadata}
+    return known | {name: value for name, value in metadata.items() if name not in known}
+
+
 def charge_body(charge: CardCharge, balance_in_cents: int) -> dict:
     """`{"data": {"charge": {...}}}` as in the seed, plus `status`. `metadata` is the gateway's answer as is."""
     credited = charge.status == ChargeStatus.AUTHORIZED
@@ -73,7 +82,7 @@ def charge_body(charge: CardCharge, balance_in_cents: int) -> dict:
                 "amount_in_cents": charge.amount_authorized if credited else charge.amount_requested,
                 "balance_in_cents": balance_in_cents,
                 "status": charge.status,
-                "metadata": charge.metadata or None,
+                "metadata": ordered_metadata(charge.metadata),
             }
         }
     }
