@@ -23,7 +23,7 @@ class IdempotencyRecord(models.Model):
     status = models.CharField(max_length=20, choices=IdempotencyStatus.choices, default=IdempotencyStatus.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     # The answer as JSON text: PostgreSQL's jsonb would not keep key order, and a replay must be the same answer.
-    response_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
