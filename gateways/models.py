@@ -42,15 +42,28 @@ class ChargeStatus(models.TextChoices):
     AUTHORIZED = "authorized", "Authorized and credited, awaiting capture"
     CAPTURED = "captured", "Captured, awaiting settlement"
     SETTLED = "settled", "Settled in a gateway batch"
-    REVIEW = "review", "Capture failed: needs staff review"
+    REVIEW = "review", "Needs staff review (capture or refund refused)"
+    REFUNDING = "refunding", "Void/refund requested by staff, awaiting the gateway"
+    VOIDED = "voided", "Voided"
+    REFUNDED = "refunded", "Refunded"
     DECLINED = "declined", "Declined"
     FAILED = "failed", "Failed (gateway unavailable, nothing charged)"
 
 
 # Statuses in which the wallet was credited (the credit may since have been reversed, see REVIEW).
-CREDITED_STATUSES = (ChargeStatus.AUTHORIZED, ChargeStatus.CAPTURED, ChargeStatus.SETTLED, ChargeStatus.REVIEW)
+CREDITED_STATUSES = (
+    ChargeStatus.AUTHORIZED,
+    ChargeStatus.CAPTURED,
+    ChargeStatus.SETTLED,
+    ChargeStatus.REVIEW,
+    ChargeStatus.REFUNDING,
+    ChargeStatus.VOIDED,
+    ChargeStatus.REFUNDED,
+)
 # Work a worker must do, found by the sweeper from the status alone (the status is the outbox).
-WORK_STATUSES = (ChargeStatus.PENDING, ChargeStatus.AUTHORIZED)
+WORK_STATUSES = (ChargeStatus.PENDING, ChargeStatus.AUTHORIZED, ChargeStatus.REFUNDING)
+# What staff may void (not yet settled) or refund (settled).
+REFUNDABLE_STATUSES = (ChargeStatus.AUTHORIZED, ChargeStatus.CAPTURED, ChargeStatus.SETTLED)
 
 
 class CardCharge(models.Model):
@@ -90,6 +103,17 @@ class CardCharge(models.Model):
     work_attempts = models.PositiveIntegerField(default=0)
     work_enqueued_at = models.DateTimeField(null=True, blank=True)
     review_reason = models.CharField(max_length=255, blank=True)
+    # Staff void/refund: requested with a reason, the wallet debited at once, the gateway told by a worker.
+    refund_from_status = models.CharField(max_length=20, choices=ChargeStatus.choices, blank=True)
+    refund_transaction_id = models.CharField(max_length=60, blank=True)
+    refund_reason = models.CharField(max_length=255, blank=True)
+    refund_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    refund_ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_refund"
+    )
+    refunded_at = models.DateTimeField(null=True, blank=True)
     debt_cents = models.BigIntegerField(
         default=0, help_text="Credited cents the wallet could not give back after a failed capture."
     )
@@ -111,13 +135,32 @@ class CardCharge(models.Model):
             # Never credited without an approved authorization, and never approved without the credit.
             models.CheckConstraint(
                 condition=(
-                    Q(status=ChargeStatus.AUTHORIZED) & Q(ledger_transaction__isnull=False) & Q(amount_authorized__isnull=False)
+                    Q(status__in=CREDITED_STATUSES) & Q(ledger_transaction__isnull=False) & Q(amount_authorized__isnull=False)
                 )
-                | (~Q(status=ChargeStatus.AUTHORIZED) & Q(ledger_transaction__isnull=True)),
+                | (~Q(status__in=CREDITED_STATUSES) & Q(ledger_transaction__isnull=True)),
                 name="charge_credited_iff_authorized",
             ),
+            # Captured (and settled) charges have their capture recorded in the ledger; settled ones their batch.
+            models.CheckConstraint(
+                condition=~Q(status__in=(ChargeStatus.CAPTURED, ChargeStatus.SETTLED))
+                | Q(capture_ledger_transaction__isnull=False),
+                name="charge_captured_has_ledger_move",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ChargeStatus.SETTLED) | (Q(settlement_ledger_transaction__isnull=False) & ~Q(batch_id="")),
+                name="charge_settled_has_batch",
+            ),
+            models.CheckConstraint(condition=Q(debt_cents__gte=0), name="charge_debt_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(status__in=(ChargeStatus.REFUNDING, ChargeStatus.VOIDED, ChargeStatus.REFUNDED))
+                | (Q(refund_ledger_transaction__isnull=False) & ~Q(refund_transaction_id="") & ~Q(refund_reason="")),
+                name="charge_refund_recorded",
+            ),
         ]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="charge_customer_created")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="charge_customer_created"),
+            models.Index(fields=["status", "work_lease_until"], name="charge_work", condition=Q(status__in=WORK_STATUSES)),
+        ]
 
     def __str__(self) -> str:
         return f"charge #{self.pk} {self.amount_requested}¢ {self.status}"

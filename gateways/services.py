@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Customer, User
-from chargepay.errors import ChargeFailed, InsufficientBalance, InvalidParameter, PaymentDetailsMissing
+from chargepay.errors import ChargeFailed, InsufficientBalance, InvalidParameter, PaymentDetailsMissing, TransactionNotReversible
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
@@ -19,6 +19,7 @@ from . import queue, selectors
 from .bridgecomm import client as bridgecomm
 from .bridgecomm.types import GatewayResult, Outcome
 from .models import (
+    REFUNDABLE_STATUSES,
     WORK_STATUSES,
     BatchStatus,
     CardCharge,
@@ -323,7 +324,7 @@ def settlement_close() -> SettlementBatch:
 
 def charges_sweep() -> dict[str, int]:
     """Re-enqueue every charge whose work is due but did not start in time (message lost, Redis was down,
-    worker killed): PENDING → resolve, AUTHORIZED → capture. Marks each as enqueued now."""
+    worker killed): PENDING → resolve, AUTHORIZED → capture, REFUNDING → void/refund. Marks each as enqueued now."""
     now = timezone.now()
     due = now - timedelta(seconds=settings.CHARGE_SWEEP_AFTER_SECONDS)
     stuck = (
@@ -333,11 +334,89 @@ def charges_sweep() -> dict[str, int]:
         .order_by("pk")
         .values_list("pk", "status")[:1000]
     )
-    counts = {"capture": 0, "resolve": 0}
+    counts = {"capture": 0, "resolve": 0, "refund": 0}
     for charge_id, status in stuck:
         CardCharge.objects.filter(pk=charge_id).update(work_enqueued_at=now)
         if status == ChargeStatus.AUTHORIZED:
             counts["capture"] += queue.enqueue(queue.CAPTURE, charge_id)
+        elif status == ChargeStatus.REFUNDING:
+            counts["refund"] += queue.enqueue(queue.REFUND, charge_id)
         else:
             counts["resolve"] += queue.enqueue(queue.RESOLVE, charge_id)
     return counts
+
+
+# Where a charge's cents sit in the ledger, by status, and so where a refund takes them back to.
+_FUNDS_ACCOUNT = {
+    ChargeStatus.AUTHORIZED: SystemAccount.USD_CARD_AUTHORIZED,
+    ChargeStatus.CAPTURED: SystemAccount.USD_CARD_RECEIVABLE,
+    ChargeStatus.SETTLED: SystemAccount.USD_CARD_SETTLED,
+}
+
+
+def card_charge_refund_request(*, charge_id: int, requested_by: User, reason: str) -> CardCharge:
+    """Staff ask to give a card charge back: void it (not settled yet) or refund it (settled).
+
+    Under the charge's row lock: the wallet gives the credited cents back at once (so they cannot be spent
+    meanwhile; refused when it no longer holds them), the charge becomes REFUNDING (the outbox) and a worker
+    tells the gateway after commit. Raises InvalidParameter (reason), TransactionNotReversible (status),
+    InsufficientBalance.
+    """
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        if charge.status not in REFUNDABLE_STATUSES:
+            raise TransactionNotReversible(charge.pk, f"a {charge.status} charge cannot be voided or refunded")
+        charge.refund_ledger_transaction = ledger_services.card_refund_debit(
+            customer_id=charge.customer_id,
+            amount_cents=charge.amount_authorized,
+            counterpart=_FUNDS_ACCOUNT[charge.status],
+            created_by=requested_by,
+            reason=reason.strip(),
+        )
+        charge.refund_from_status = charge.status
+        charge.status = ChargeStatus.REFUNDING
+        charge.refund_transaction_id = uuid.uuid4().hex
+        charge.refund_reason = reason.strip()[:255]
+        charge.refund_requested_by = requested_by
+        charge.work_lease_until = None
+        charge.work_enqueued_at = timezone.now()
+        charge.save()
+        transaction.on_commit(lambda: queue.enqueue(queue.REFUND, charge_id))
+    return charge
+
+
+def card_charge_refund(*, charge_id: int) -> CardCharge | None:
+    """Tell the gateway (012) about a REFUNDING charge: void what is not settled, refund what is. The same
+    TransactionID on every try. Approved → VOIDED/REFUNDED; refused for good → REVIEW (the wallet debit stays:
+    staff decide); no definite answer → GatewayNotDone (retried). None when there was nothing to do."""
+    charge = charge_work_claim(charge_id=charge_id, status=ChargeStatus.REFUNDING)
+    if charge is None:
+        return None
+    refund = charge.refund_from_status == ChargeStatus.SETTLED
+    reference = charge.capture_gateway_trans_id or charge.gateway_trans_id
+    result = bridgecomm.void_or_refund(
+        transaction_id=charge.refund_transaction_id,
+        gateway_trans_id=reference,
+        amount_cents=charge.amount_authorized,
+        refund=refund,
+    )
+    with transaction.atomic():
+        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        _record_attempt(charge, result)
+        if charge.status != ChargeStatus.REFUNDING:
+            return charge
+        charge.work_lease_until = None
+        if result.outcome == Outcome.APPROVED:
+            charge.status = ChargeStatus.REFUNDED if refund else ChargeStatus.VOIDED
+            charge.refunded_at = timezone.now()
+        elif result.outcome == Outcome.DECLINED:
+            charge.status = ChargeStatus.REVIEW
+            charge.review_reason = (
+                f"{'refund' if refund else 'void'} refused: {result.response_code} {result.response_description}"[:255]
+            )
+        charge.save()
+    if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
+        raise GatewayNotDone(result.error or result.response_description or result.outcome)
+    return charge

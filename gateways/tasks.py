@@ -39,6 +39,17 @@ def resolve_card_charge(self, charge_id: int) -> str:
     return charge.status if charge else "nothing to do"
 
 
+@shared_task(name="gateways.refund_card_charge", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def refund_card_charge(self, charge_id: int) -> str:
+    try:
+        charge = services.card_charge_refund(charge_id=charge_id)
+    except services.GatewayNotDone as error:
+        if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
+            return f"gave up for now ({error}); the sweeper re-enqueues"
+        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
+    return charge.status if charge else "nothing to do"
+
+
 @shared_task(name="gateways.sweep_card_charges", acks_late=True)
 def sweep_card_charges() -> dict:
     return services.charges_sweep()

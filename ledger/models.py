@@ -97,6 +97,7 @@ class TransactionKind(models.TextChoices):
     CARD_TOPUP = "CARD_TOPUP", "Cents topped up by card"
     CARD_CAPTURE = "CARD_CAPTURE", "Card charge captured"
     CARD_SETTLEMENT = "CARD_SETTLEMENT", "Card charge settled"
+    CARD_REFUND = "CARD_REFUND", "Card charge voided or refunded"
     REVERSAL = "REVERSAL", "Reversal"
 
 

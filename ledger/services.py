@@ -237,3 +237,18 @@ def card_funds_move(*, kind: TransactionKind, customer_id: int, amount_cents: in
         ],
         customer_id=customer_id,
     )
+
+
+def card_refund_debit(
+    *, customer_id: int, amount_cents: int, counterpart: SystemAccount, created_by: User, reason: str
+) -> Transaction:
+    """Take a card charge's cents back from the customer's wallet (staff void/refund), into the system account
+    where the charge's money sits now. Locks the customer's USD wallet. Raises InsufficientBalance."""
+    wallet = selectors.wallet_get(customer_id=customer_id, unit=Unit.USD_CENTS)
+    return transaction_post(
+        kind=TransactionKind.CARD_REFUND,
+        postings=[Posting(wallet.pk, -amount_cents), Posting(selectors.system_account_id(code=counterpart), amount_cents)],
+        customer_id=customer_id,
+        created_by=created_by,
+        reason=reason,
+    )
