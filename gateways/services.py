@@ -290,8 +290,10 @@ def settlement_close() -> SettlementBatch:
                 batch = SettlementBatch.objects.create(transaction_id=uuid.uuid4().hex)
         except IntegrityError:  # another worker is closing
             raise SettlementNotReady("a settlement is already in progress") from None
+    # The batch holds what was captured before its 020 was first sent (the batch row is committed first):
+    # a re-sent 020 answers the same CycleCode, so later captures belong to the next batch.
     captured_before = list(
-        CardCharge.objects.filter(status=ChargeStatus.CAPTURED, captured_at__lte=timezone.now()).values_list("pk", flat=True)
+        CardCharge.objects.filter(status=ChargeStatus.CAPTURED, captured_at__lte=batch.created_at).values_list("pk", flat=True)
     )
     result = bridgecomm.settle(transaction_id=batch.transaction_id)
     if result.outcome != Outcome.APPROVED or not result.cycle_code:
