@@ -16,47 +16,11 @@ import pytest
 
 from gateways.bridgecomm import client, codes, protocol
 from gateways.bridgecomm.types import GatewayResult, Outcome, RequestType
+from gateways.tests.api.support import SEED_METADATA_KEYS  # the seed's keys, one independent copy for all tests
 
 TOKEN = "1000000074340019"
 EXPIRY = "0828"
 
-# seeds/004_9cc3fc7f19becc09.txt, the `metadata` keys in the seed's order (an independent copy on purpose).
-SEED_METADATA_KEYS = [
-    "Token",
-    "ExpirationDate",
-    "AuthorizationCode",
-    "ReferenceNumber",
-    "AuthorizedAmount",
-    "OriginalAmount",
-    "GatewayTransID",
-    "GatewayMessage",
-    "InternalMessage",
-    "GatewayResult",
-    "AVSMessage",
-    "AVSResult",
-    "CVMessage",
-    "CVResult",
-    "TransactionCode",
-    "TransactionDate",
-    "RemainingAmount",
-    "IsoCountryCode",
-    "IsoCurrencyCode",
-    "IsoTransactionDate",
-    "IsoRequestDate",
-    "NetworkReferenceNumber",
-    "MerchantCategoryCode",
-    "NetworkMerchantId",
-    "NetworkTerminalId",
-    "CardType",
-    "MaskedPan",
-    "ResponseTypeDescription",
-    "IsCommercialCard",
-    "StreetMatchMessage",
-    "WalletID",
-    "WalletPaymentMethodID",
-    "WalletResponseCode",
-    "WalletResponseMessage",
-]
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 
