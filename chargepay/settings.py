@@ -171,6 +171,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Schedules live here; DatabaseScheduler copies them into django-celery-beat's tables, where staff edit them.
 CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
+    "reconcile": {"task": "gateways.reconcile", "schedule": crontab(hour=4, minute=0)},
     "close-settlement-batch": {
         "task": "gateways.close_settlement_batch",
         "schedule": crontab(hour=2, minute=0),
@@ -181,6 +182,10 @@ CHARGE_WORK_LEASE_SECONDS = env.int("CHARGE_WORK_LEASE_SECONDS", default=120)
 # A charge whose work has not started this long after it was due is re-enqueued by the sweeper.
 CHARGE_SWEEP_AFTER_SECONDS = env.int("CHARGE_SWEEP_AFTER_SECONDS", default=30)
 CAPTURE_MAX_RETRIES = env.int("CAPTURE_MAX_RETRIES", default=8)
+# An authorized charge not captured within this many hours is a reconciliation finding.
+CAPTURE_WINDOW_HOURS = env.int("CAPTURE_WINDOW_HOURS", default=24)
+# Where reconciliation fetches a settled batch's CSV when finance has not uploaded one (the sandbox's export).
+GATEWAY_BATCH_EXPORT_URL = env("GATEWAY_BATCH_EXPORT_URL", default="http://127.0.0.1:8099/_sandbox/batches/{cycle_code}.csv")
 CAPTURE_RETRY_MAX_DELAY = env.int("CAPTURE_RETRY_MAX_DELAY", default=600)
 
 # --- Card gateway (BridgeComm); used by the HOP issue ------------------------------------------

@@ -207,3 +207,16 @@ class SettlementBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.cycle_code or self.transaction_id} ({self.status})"
+
+
+class GatewayBatchFile(models.Model):
+    """A settled batch as the gateway reported it (CSV), uploaded by finance in admin; reconciliation prefers
+    it to fetching the export."""
+
+    cycle_code = models.CharField(max_length=60, unique=True)
+    content = models.TextField(help_text="The gateway's CSV: GatewayTransID, TransactionID, Amount, Type, …")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"gateway batch {self.cycle_code}"
