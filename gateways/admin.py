@@ -2,9 +2,10 @@
 (charges in review, debts, gateway attempts). Cards show the masked token only. Staff actions (refund,
 retry) arrive with the back-office issue."""
 
+from django import forms
 from django.contrib import admin
 
-from .models import CardCharge, GatewayAttempt, SettlementBatch
+from .models import CardCharge, GatewayAttempt, GatewayBatchFile, SettlementBatch
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -61,3 +62,39 @@ class CardChargeAdmin(ReadOnlyAdmin):
 class SettlementBatchAdmin(ReadOnlyAdmin):
     list_display = ("id", "cycle_code", "status", "charge_count", "amount_cents", "created_at", "closed_at")
     list_filter = ("status",)
+
+
+class BatchFileForm(forms.ModelForm):
+    csv_file = forms.FileField(help_text="The gateway's settled-batch CSV (GatewayTransID, TransactionID, Amount, Type, …).")
+
+    class Meta:
+        model = GatewayBatchFile
+        fields = ("cycle_code",)
+
+    def clean_csv_file(self):
+        upload = self.cleaned_data["csv_file"]
+        try:
+            text = upload.read(5 * 1024 * 1024 + 1).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        header = text.splitlines()[0] if text else ""
+        if not {"GatewayTransID", "Amount", "Type"} <= set(header.split(",")):
+            raise forms.ValidationError("The first line must name GatewayTransID, Amount and Type.")
+        return text
+
+
+@admin.register(GatewayBatchFile)
+class GatewayBatchFileAdmin(admin.ModelAdmin):
+    """Finance uploads the gateway's batch CSV; reconciliation matches against it instead of the export."""
+
+    form = BatchFileForm
+    list_display = ("cycle_code", "uploaded_by", "uploaded_at")
+    readonly_fields = ("uploaded_by", "uploaded_at")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.content = form.cleaned_data["csv_file"]
+        obj.uploaded_by = request.user
+        super().save_model(request, obj, form, change)

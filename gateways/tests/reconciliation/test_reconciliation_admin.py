@@ -1,0 +1,83 @@
+"""Finance works through findings in the admin: runs with summaries, resolving with a note, uploading a batch CSV."""
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.tests.factories import CustomerFactory
+from conftest import grant, wallet_of
+from gateways.models import GatewayBatchFile
+from gateways.reconciliation import reconcile
+from ledger.models import FindingStatus, ReconciliationFinding
+
+
+def _finding():
+    customer = CustomerFactory()
+    grant(customer, 100)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_account SET balance = 90 WHERE id = %s", [wallet_of(customer).pk])
+    run = reconcile(business_date=timezone.localdate())
+    return run, ReconciliationFinding.objects.get()
+
+
+def test_run_page_shows_summary_and_findings(admin_client, db, gateway_settings):
+    run, finding = _finding()
+
+    page = admin_client.get(reverse("admin:ledger_reconciliationrun_change", args=[run.pk]))
+
+    assert page.status_code == 200
+    assert "wallet_balance_mismatch" in page.content.decode()
+    listing = admin_client.get(reverse("admin:ledger_reconciliationfinding_changelist") + "?status__exact=open")
+    assert f">{finding.pk}<" in listing.content.decode()
+
+
+def test_resolving_a_finding_keeps_who_when_and_why(admin_client, admin_user, db, gateway_settings):
+    _, finding = _finding()
+    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+
+    refused = admin_client.post(url, {"resolution_note": ""})
+    assert refused.status_code == 200  # the form asks for the note
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.OPEN
+
+    admin_client.post(url, {"resolution_note": "corrected by hand, ticket FIN-12"})
+
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolved_by, finding.resolution_note) == (
+        FindingStatus.RESOLVED,
+        admin_user,
+        "corrected by hand, ticket FIN-12",
+    )
+    assert finding.resolved_at is not None
+
+
+def test_findings_and_runs_cannot_be_added_or_deleted(admin_client, db, gateway_settings):
+    run, finding = _finding()
+
+    assert admin_client.get(reverse("admin:ledger_reconciliationfinding_add")).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:ledger_reconciliationfinding_delete", args=[finding.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert admin_client.post(reverse("admin:ledger_reconciliationrun_delete", args=[run.pk]), {"post": "yes"}).status_code == 403
+    assert ReconciliationFinding.objects.filter(pk=finding.pk).exists()
+
+
+def test_finance_uploads_a_gateway_batch_csv(admin_client, admin_user, db):
+    csv_text = "GatewayTransID,TransactionID,Amount,Type\r\n123456789,abc,500,sale\r\n"
+    response = admin_client.post(
+        reverse("admin:gateways_gatewaybatchfile_add"),
+        {"cycle_code": "202611210001", "csv_file": SimpleUploadedFile("batch.csv", csv_text.encode(), content_type="text/csv")},
+    )
+
+    assert response.status_code == 302
+    stored = GatewayBatchFile.objects.get(cycle_code="202611210001")
+    assert (stored.content, stored.uploaded_by) == (csv_text, admin_user)
+
+    bad = admin_client.post(
+        reverse("admin:gateways_gatewaybatchfile_add"),
+        {"cycle_code": "202611210002", "csv_file": SimpleUploadedFile("x.csv", b"a,b\r\n1,2\r\n", content_type="text/csv")},
+    )
+    assert bad.status_code == 200
+    assert not GatewayBatchFile.objects.filter(cycle_code="202611210002").exists()
