@@ -104,6 +104,8 @@ class PartnerLink(models.Model):
             models.UniqueConstraint(fields=["partner", "external_user_id"], name="link_partner_user_unique"),
             models.UniqueConstraint(fields=["partner", "customer"], name="link_partner_customer_unique"),
         ]
+        # Support finds a customer by a partner's userId without knowing the partner.
+        indexes = [models.Index(fields=["external_user_id"], name="link_external_user_id")]
 
     def __str__(self) -> str:
         return f"{self.partner.code}/{self.external_user_id} → {self.customer_id} ({self.status})"
@@ -122,3 +124,45 @@ class RfidToken(models.Model):
 
     def __str__(self) -> str:
         return f"RFID …{self.token[-4:]} → customer {self.customer_id}"
+
+
+class AuditAction(models.TextChoices):
+    TRANSACTION_REVERSE = "transaction_reverse", "Transaction reversed"
+    KILOMETERS_GRANT = "kilometers_grant", "Kilometers granted"
+    KILOMETERS_ADJUST = "kilometers_adjust", "Kilometers adjusted"
+    CARD_CHARGE_REFUND = "card_charge_refund", "Card charge void/refund requested"
+    CARD_CHARGE_CAPTURE_RETRY = "card_charge_capture_retry", "Card charge capture retried"
+    API_KEY_CREATE = "api_key_create", "API key created"
+    API_KEY_REVOKE = "api_key_revoke", "API key revoked"
+    FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
+    BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
+
+
+class AuditLog(models.Model):
+    """One staff action: who, when, what (on which object, for which customer or partner), why, and the
+    customer's balances before and after. Written in the same database transaction as the action it
+    records, so an action without its record cannot exist. Rows are never changed or deleted (the admin
+    offers neither; on PostgreSQL a trigger refuses it, migration 0004)."""
+
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="audit_records")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices)
+    reason = models.TextField()
+    object_type = models.CharField(max_length=60, help_text="app_label.model of the object acted on.")
+    object_id = models.CharField(max_length=60)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_records")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_records")
+    balances_before = models.JSONField(default=dict, blank=True, help_text="The customer's balances by unit, before.")
+    balances_after = models.JSONField(default=dict, blank=True, help_text="The customer's balances by unit, after.")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "audit record"
+        constraints = [models.CheckConstraint(condition=~models.Q(reason=""), name="audit_has_reason")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="audit_customer_created"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_type}:{self.object_id} by {self.actor}"

@@ -7,7 +7,6 @@ import string
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -21,7 +20,8 @@ from chargepay.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFo
 from ledger import services as ledger_services
 
 from . import selectors
-from .models import Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink, RfidToken, User
+from .audit import audit_record
+from .models import AuditAction, Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink, RfidToken, User
 from .tokens import ANDCHARGE_API, PartnerIdToken
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -63,6 +63,47 @@ def api_key_revoke(*, key: PartnerApiKey) -> PartnerApiKey:
     """Revoke a key: no new tokens, and tokens already issued for it stop working at once."""
     PartnerApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     key.refresh_from_db()
+    return key
+
+
+def api_key_create_by_staff(*, partner: Partner, label: str, staff: User, reason: str):
+    """A staff member creates an API key for a partner (audited). Returns (key, secret): show the secret once.
+    Raises InvalidParameter (no reason)."""
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        key, secret = api_key_create(partner=partner, label=label.strip())
+        audit_record(
+            actor=staff,
+            action=AuditAction.API_KEY_CREATE,
+            reason=reason,
+            target=key,
+            partner=partner,
+            detail={"accessKeyId": key.access_key_id, "label": key.label},
+        )
+    return key, secret
+
+
+def api_key_revoke_by_staff(*, key_id: int, staff: User, reason: str) -> PartnerApiKey:
+    """A staff member revokes an API key (audited); its tokens stop working at once.
+    Raises InvalidParameter (no reason, or already revoked), ObjectNotFound."""
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        key = PartnerApiKey.objects.select_for_update().filter(pk=key_id).first()
+        if key is None:
+            raise ObjectNotFound("apiKey", key_id)
+        if key.revoked_at is not None:
+            raise InvalidParameter(key.access_key_id, "already revoked")
+        key = api_key_revoke(key=key)
+        audit_record(
+            actor=staff,
+            action=AuditAction.API_KEY_REVOKE,
+            reason=reason,
+            target=key,
+            partner=key.partner_id,
+            detail={"accessKeyId": key.access_key_id},
+        )
     return key
 
 
@@ -160,7 +201,12 @@ def service_account_create(*, partner: Partner, email: str, password: str) -> Us
 def service_account_token(*, email: str, password: str) -> tuple[User, str]:
     """HOP login: an active service account's credentials → a HOP JWT. Raises AuthorizationInvalid."""
     user = User.objects.filter(email__iexact=email.strip(), partner__isnull=False).first() if email else None
-    if user is None or authenticate(username=user.username, password=password) is None or not user.partner.is_active:
+    if user is None:
+        User().set_password(password)  # as long as a real check, so timing does not tell which emails exist
+        raise AuthorizationInvalid()
+    # check_password, not authenticate(): the admin's brute-force guard (django-axes) sits on the
+    # authentication backends and needs the admin's request; this API answers in its own envelope.
+    if not (user.is_active and user.check_password(password) and user.partner.is_active):
         raise AuthorizationInvalid()
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=timedelta(minutes=settings.HOP_JWT_MINUTES))

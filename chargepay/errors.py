@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     CHARGE_FAILED = "CHARGE_FAILED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    STAFF_LIMIT_EXCEEDED = "STAFF_LIMIT_EXCEEDED"
+    WORK_IN_PROGRESS = "WORK_IN_PROGRESS"
 
 
 class ChargepayError(Exception):
@@ -111,6 +113,18 @@ class TransactionNotReversible(ChargepayError):
     """args: (transaction pk, why)"""
 
     code, status = ErrorCode.TRANSACTION_NOT_REVERSIBLE, 409
+
+
+class StaffLimitExceeded(ChargepayError):
+    """args: (amount, limit, unit): a staff action above what the user's role may do alone."""
+
+    code, status = ErrorCode.STAFF_LIMIT_EXCEEDED, 403
+
+
+class WorkInProgress(ChargepayError):
+    """args: (object pk, what): a worker is on it right now; try again when it is done."""
+
+    code, status = ErrorCode.WORK_IN_PROGRESS, 409
 
 
 class InsufficientBalance(ChargepayError):

@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
+    "rangefilter",
     "chargepay",
     "accounts",
     "ledger",
@@ -48,7 +50,19 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out admin login into the lockout page
 ]
+
+# The admin's login goes through django-axes first: after AXES_FAILURE_LIMIT failed attempts for a username
+# from one IP address, that pair is locked out for AXES_COOLOFF_HOURS (attempts are kept in the database).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
 
 ROOT_URLCONF = "chargepay.urls"
 WSGI_APPLICATION = "chargepay.wsgi.application"
@@ -207,7 +221,15 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Staff sessions end after 8 hours (a working day) and when the browser closes.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Back-office --------------------------------------------------------------------------------
+# The largest kilometer movement a `support` user may reverse alone; `finance` may reverse any.
+SUPPORT_REVERSAL_LIMIT_KM = env.int("SUPPORT_REVERSAL_LIMIT_KM", default=500)
 
 # --- Logging: one JSON object per line, with the request id; never headers or bodies ------------
 LOGGING = {

@@ -1,37 +1,78 @@
-"""Read-only admin views of card charges: what support and finance need to see about settlement
-(charges in review, debts, gateway attempts). Cards show the masked token only. Staff actions (refund,
-retry) arrive with the back-office issue."""
+"""Card charges in the back-office: list and filter by status (review and debt included), each charge with
+its gateway attempts and their raw metadata (card token masked), and the staff actions void/refund and
+retry capture, each on a confirmation page with a required reason, audited, carried out by a worker.
+Settlement batches are read-only; finance uploads the gateway's batch CSV for reconciliation."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from rangefilter.filters import DateRangeFilterBuilder
 
-from .models import CardCharge, GatewayAttempt, GatewayBatchFile, SettlementBatch
+from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, masked_metadata, render_staff_page, staff_error_message
+from chargepay.errors import ChargepayError
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from . import services
+from .models import REFUNDABLE_STATUSES, CardCharge, ChargeStatus, GatewayAttempt, GatewayBatchFile, SettlementBatch
 
 
 class GatewayAttemptInline(admin.TabularInline):
     model = GatewayAttempt
     extra = 0
     can_delete = False
-    fields = ("created_at", "request_type", "transaction_id", "outcome", "response_code", "response_description", "error")
+    fields = (
+        "created_at",
+        "request_type",
+        "transaction_id",
+        "outcome",
+        "response_code",
+        "response_description",
+        "error",
+        "raw_metadata",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="raw metadata (card masked)")
+    def raw_metadata(self, attempt: GatewayAttempt):
+        return _metadata_table(attempt.response_message)
+
+
+def _metadata_table(data: dict):
+    masked = masked_metadata(data or {})
+    if not masked:
+        return "–"
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", ((key, value if value is not None else "") for key, value in masked.items())
+    )
+    return format_html('<table class="gateway-metadata">{}</table>', rows)
+
+
+class DebtFilter(admin.SimpleListFilter):
+    title = "debt"
+    parameter_name = "debt"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "carries a debt"), ("no", "no debt")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(debt_cents__gt=0)
+        if self.value() == "no":
+            return queryset.filter(debt_cents=0)
+        return queryset
+
 
 @admin.register(CardCharge)
-class CardChargeAdmin(ReadOnlyAdmin):
+class CardChargeAdmin(ReadOnlyModelAdmin):
     list_display = (
         "id",
         "customer",
@@ -43,23 +84,128 @@ class CardChargeAdmin(ReadOnlyAdmin):
         "card",
         "created_at",
     )
-    list_filter = ("status", "partner", "created_at")
+    list_filter = ("status", DebtFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
     list_select_related = ("customer", "partner", "payment_method")
-    search_fields = ("=id", "=gateway_transaction_id", "=gateway_trans_id", "=customer__id", "customer__email")
+    search_fields = ("=gateway_transaction_id", "=gateway_trans_id", "=capture_gateway_trans_id", "customer__email")
+    search_help_text = "Gateway transaction ids, customer email; a number also matches a charge or customer id"
+    ordering = ("-id",)
+    show_full_result_count = False
     exclude = ("metadata", "payment_method")
-    readonly_fields = ("card",)
+    readonly_fields = ("card", "masked_authorization_metadata")
     inlines = [GatewayAttemptInline]
+    change_form_template = "admin/gateways/cardcharge/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isascii() and term.isdigit() and len(term) <= 18:
+            queryset |= self.get_queryset(request).filter(pk=int(term)) | self.get_queryset(request).filter(customer_id=int(term))
+        return queryset, may_have_duplicates
 
     @admin.display(description="card")
     def card(self, charge: CardCharge) -> str:
         return charge.payment_method.masked_token
 
+    @admin.display(description="authorization metadata (card masked)")
+    def masked_authorization_metadata(self, charge: CardCharge):
+        return _metadata_table(charge.metadata)
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("payment_method")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_refund": request.user.has_perm("gateways.refund_cardcharge"),
+            "may_retry_capture": request.user.has_perm("gateways.retry_capture_cardcharge"),
+            "refundable_statuses": [str(status) for status in REFUNDABLE_STATUSES],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path("<int:object_id>/refund/", self.admin_site.admin_view(self.refund_view), name="gateways_cardcharge_refund"),
+            path(
+                "<int:object_id>/retry-capture/",
+                self.admin_site.admin_view(self.retry_capture_view),
+                name="gateways_cardcharge_retry_capture",
+            ),
+            *super().get_urls(),
+        ]
+
+    def refund_view(self, request, object_id: int):
+        """Void (not settled yet) or refund (settled) a charge: the wallet gives the cents back now, a worker
+        tells the gateway."""
+        if not request.user.has_perm("gateways.refund_cardcharge"):
+            raise PermissionDenied
+        charge = get_object_or_404(CardCharge.objects.select_related("customer", "payment_method"), pk=object_id)
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.card_charge_refund_request(
+                    charge_id=charge.pk, requested_by=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ChargepayError as error:
+                messages.error(request, staff_error_message(error))
+            else:
+                self.message_user(
+                    request,
+                    f"Charge #{charge.pk}: the wallet gave {charge.amount_authorized}¢ back; a worker is telling the gateway.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:gateways_cardcharge_change", args=[charge.pk]))
+        refund = charge.status == ChargeStatus.SETTLED
+        return render_staff_page(
+            request,
+            self,
+            "admin/gateways/cardcharge/refund.html",
+            {
+                "title": f"{'Refund' if refund else 'Void'} card charge #{charge.pk}",
+                "charge": charge,
+                "refund": refund,
+                "form": form,
+                "confirm_label": "Refund" if refund else "Void",
+                "blocked": ""
+                if charge.status in REFUNDABLE_STATUSES
+                else f"A {charge.get_status_display().lower()} charge cannot be voided or refunded.",
+            },
+            obj=charge,
+        )
+
+    def retry_capture_view(self, request, object_id: int):
+        if not request.user.has_perm("gateways.retry_capture_cardcharge"):
+            raise PermissionDenied
+        charge = get_object_or_404(CardCharge.objects.select_related("customer", "payment_method"), pk=object_id)
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.card_charge_capture_retry(
+                    charge_id=charge.pk, requested_by=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ChargepayError as error:
+                messages.error(request, staff_error_message(error))
+            else:
+                self.message_user(request, f"Charge #{charge.pk}: capture sent to a worker.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:gateways_cardcharge_change", args=[charge.pk]))
+        return render_staff_page(
+            request,
+            self,
+            "admin/gateways/cardcharge/retry_capture.html",
+            {
+                "title": f"Retry the capture of card charge #{charge.pk}",
+                "charge": charge,
+                "form": form,
+                "confirm_label": "Retry capture",
+                "blocked": ""
+                if charge.status == ChargeStatus.AUTHORIZED
+                else f"Only an authorized charge awaits capture; this one is {charge.get_status_display().lower()}.",
+            },
+            obj=charge,
+        )
+
 
 @admin.register(SettlementBatch)
-class SettlementBatchAdmin(ReadOnlyAdmin):
+class SettlementBatchAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "cycle_code", "status", "charge_count", "amount_cents", "created_at", "closed_at")
     list_filter = ("status",)
 
@@ -94,7 +240,11 @@ class GatewayBatchFileAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def save_model(self, request, obj, form, change):
-        obj.content = form.cleaned_data["csv_file"]
-        obj.uploaded_by = request.user
-        super().save_model(request, obj, form, change)
+        stored = services.gateway_batch_file_store(
+            cycle_code=form.cleaned_data["cycle_code"], content=form.cleaned_data["csv_file"], uploaded_by=request.user
+        )
+        obj.pk, obj.uploaded_at, obj.uploaded_by = stored.pk, stored.uploaded_at, stored.uploaded_by

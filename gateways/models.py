@@ -124,7 +124,11 @@ class CardCharge(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        permissions = [("charge_card", "Can charge customers' cards through the HOP API")]
+        permissions = [
+            ("charge_card", "Can charge customers' cards through the HOP API"),
+            ("refund_cardcharge", "Can void or refund a card charge"),
+            ("retry_capture_cardcharge", "Can retry the capture of an authorized card charge"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_requested__gt=0), name="charge_amount_positive"),
             models.CheckConstraint(

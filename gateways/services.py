@@ -10,8 +10,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Customer, User
-from chargepay.errors import ChargeFailed, InsufficientBalance, InvalidParameter, PaymentDetailsMissing, TransactionNotReversible
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Customer, User
+from chargepay.errors import (
+    ChargeFailed,
+    InsufficientBalance,
+    InvalidParameter,
+    ObjectNotFound,
+    PaymentDetailsMissing,
+    TransactionNotReversible,
+    WorkInProgress,
+)
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
@@ -25,6 +35,7 @@ from .models import (
     CardCharge,
     ChargeStatus,
     GatewayAttempt,
+    GatewayBatchFile,
     PaymentMethod,
     SettlementBatch,
     mask_token,
@@ -367,9 +378,10 @@ def card_charge_refund_request(*, charge_id: int, requested_by: User, reason: st
     if not reason.strip():
         raise InvalidParameter(reason, "reason")
     with transaction.atomic():
-        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        charge = _charge_lock(charge_id)
         if charge.status not in REFUNDABLE_STATUSES:
             raise TransactionNotReversible(charge.pk, f"a {charge.status} charge cannot be voided or refunded")
+        before = ledger_selectors.customer_balances(customer_id=charge.customer_id)
         charge.refund_ledger_transaction = ledger_services.card_refund_debit(
             customer_id=charge.customer_id,
             amount_cents=charge.amount_authorized,
@@ -385,7 +397,59 @@ def card_charge_refund_request(*, charge_id: int, requested_by: User, reason: st
         charge.work_lease_until = None
         charge.work_enqueued_at = timezone.now()
         charge.save()
+        audit_record(
+            actor=requested_by,
+            action=AuditAction.CARD_CHARGE_REFUND,
+            reason=reason,
+            target=charge,
+            customer=charge.customer_id,
+            partner=charge.partner_id,
+            balances_before=before,
+            balances_after=ledger_selectors.customer_balances(customer_id=charge.customer_id),
+            detail={"from_status": charge.refund_from_status, "amount_cents": charge.amount_authorized},
+        )
         transaction.on_commit(lambda: queue.enqueue(queue.REFUND, charge_id))
+    return charge
+
+
+def _charge_lock(charge_id: int) -> CardCharge:
+    try:
+        return CardCharge.objects.select_for_update().get(pk=charge_id)
+    except CardCharge.DoesNotExist:
+        raise ObjectNotFound("charge", charge_id) from None
+
+
+def card_charge_capture_retry(*, charge_id: int, requested_by: User, reason: str) -> CardCharge:
+    """Staff ask for an authorized charge's capture to be tried again now (instead of at the next backoff or
+    sweep), e.g. after a gateway outage. The same capture TransactionID is reused, so this can never capture
+    twice. Audited.
+
+    Locks the charge row. Raises InvalidParameter (reason), TransactionNotReversible (not AUTHORIZED: a
+    refused capture is final for its TransactionID and stays in review), WorkInProgress (a worker holds it now).
+    """
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        charge = _charge_lock(charge_id)
+        if charge.status != ChargeStatus.AUTHORIZED:
+            raise TransactionNotReversible(charge.pk, f"only an authorized charge awaits capture; this one is {charge.status}")
+        if charge.work_lease_until is not None and charge.work_lease_until > timezone.now():
+            raise WorkInProgress(charge.pk, "a worker is capturing this charge now")
+        charge.work_enqueued_at = timezone.now()
+        charge.save(update_fields=["work_enqueued_at", "updated_at"])
+        balances = ledger_selectors.customer_balances(customer_id=charge.customer_id)
+        audit_record(
+            actor=requested_by,
+            action=AuditAction.CARD_CHARGE_CAPTURE_RETRY,
+            reason=reason,
+            target=charge,
+            customer=charge.customer_id,
+            partner=charge.partner_id,
+            balances_before=balances,
+            balances_after=balances,
+            detail={"work_attempts": charge.work_attempts},
+        )
+        transaction.on_commit(lambda: queue.enqueue(queue.CAPTURE, charge_id))
     return charge
 
 
@@ -422,3 +486,17 @@ def card_charge_refund(*, charge_id: int) -> CardCharge | None:
     if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
         raise GatewayNotDone(result.error or result.response_description or result.outcome)
     return charge
+
+
+def gateway_batch_file_store(*, cycle_code: str, content: str, uploaded_by: User) -> GatewayBatchFile:
+    """Keep the gateway's settled-batch CSV that finance uploaded (reconciliation prefers it to the export). Audited."""
+    with transaction.atomic():
+        stored = GatewayBatchFile.objects.create(cycle_code=cycle_code, content=content, uploaded_by=uploaded_by)
+        audit_record(
+            actor=uploaded_by,
+            action=AuditAction.BATCH_FILE_UPLOAD,
+            reason=f"gateway batch file uploaded for cycle {cycle_code}",
+            target=stored,
+            detail={"cycle_code": cycle_code, "lines": content.count("\n")},
+        )
+    return stored

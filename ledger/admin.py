@@ -1,13 +1,224 @@
-"""Reconciliation in the admin: runs with their summary, findings that finance resolves with a note.
-(The full back-office — customers, transactions, reversals, audit log — is the back-office issue's work.)"""
+"""The ledger in the back-office: transactions (read-only, with their entries; reversal by staff with a
+confirmation page), wallet and system accounts (read-only), and reconciliation runs and findings (finance
+resolves a finding with a note). Nobody adds, changes or deletes a ledger row through the admin."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery, Sum
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from rangefilter.filters import DateRangeFilterBuilder
 
+from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_error_message
 from chargepay.errors import ChargepayError
 
-from .models import FindingStatus, ReconciliationFinding, ReconciliationRun
+from . import selectors, services
+from .models import (
+    Account,
+    AccountKind,
+    Entry,
+    FindingStatus,
+    ReconciliationFinding,
+    ReconciliationRun,
+    Transaction,
+    TransactionStatus,
+)
 from .reconciliation import finding_resolve
+
+
+def reversal_limit(user) -> int | None:
+    """The largest kilometer movement `user` may reverse: None for any amount, 0 when they may not reverse."""
+    if user.has_perm("ledger.reverse_any_transaction"):
+        return None
+    if user.has_perm("ledger.reverse_transaction"):
+        return settings.SUPPORT_REVERSAL_LIMIT_KM
+    return 0
+
+
+def may_reverse(user) -> bool:
+    return user.has_perm("ledger.reverse_any_transaction") or user.has_perm("ledger.reverse_transaction")
+
+
+class EntryInline(admin.TabularInline):
+    model = Entry
+    extra = 0
+    can_delete = False
+    fields = ("account", "amount")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account", "account__customer", "account__partner")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "kind",
+        "status",
+        "partner",
+        "customer",
+        "external_id",
+        "reference",
+        "evse_id",
+        "wallet_amount",
+    )
+    list_filter = ("partner", "kind", "status", ("created_at", DateRangeFilterBuilder(title="created")))
+    list_select_related = ("partner", "customer")
+    # Exact matches on indexed columns (a partner's transactionId, reference, EVSE id), a customer's email;
+    # a number also finds the transaction or customer with that id.
+    search_fields = ("=external_id", "=reference", "=evse_id", "customer__email")
+    search_help_text = "transactionId, reference, EVSE_ID, customer email; a number also matches a transaction or customer id"
+    ordering = ("-id",)
+    show_full_result_count = False  # no second COUNT(*) over the whole ledger on every page
+    list_per_page = 100
+    inlines = [EntryInline]
+    readonly_fields = (
+        "kind",
+        "status",
+        "customer",
+        "partner",
+        "external_id",
+        "reference",
+        "evse_id",
+        "service_data",
+        "reverses_link",
+        "reversal_link",
+        "created_by",
+        "reason",
+        "created_at",
+    )
+    fields = readonly_fields
+    actions = ["reverse_selected"]
+
+    def get_queryset(self, request):
+        wallet_entries = Entry.objects.filter(transaction=OuterRef("pk"), account__kind=AccountKind.WALLET)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                wallet_amount=Subquery(wallet_entries.values("transaction").annotate(total=Sum("amount")).values("total")[:1]),
+                wallet_unit=Subquery(wallet_entries.values("account__unit")[:1]),
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isascii() and term.isdigit() and len(term) <= 18:
+            queryset |= self.get_queryset(request).filter(pk=int(term)) | self.get_queryset(request).filter(customer_id=int(term))
+        return queryset, may_have_duplicates
+
+    @admin.display(description="wallet")
+    def wallet_amount(self, txn: Transaction) -> str:
+        return f"{txn.wallet_amount:+d} {txn.wallet_unit}" if txn.wallet_amount else "–"
+
+    @admin.display(description="reverses")
+    def reverses_link(self, txn: Transaction):
+        if not txn.reverses_id:
+            return "–"
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:ledger_transaction_change", args=[txn.reverses_id]), txn.reverses_id
+        )
+
+    @admin.display(description="reversed by")
+    def reversal_link(self, txn: Transaction):
+        reversal = Transaction.objects.filter(reverses_id=txn.pk).values_list("pk", flat=True).first()
+        if reversal is None:
+            return "–"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:ledger_transaction_change", args=[reversal]), reversal)
+
+    # --- Reversal: an action on the list and a button on the detail page, both leading to one confirmation page.
+
+    def has_reverse_permission(self, request) -> bool:
+        return may_reverse(request.user)
+
+    @admin.action(description="Reverse the selected transaction…", permissions=["reverse"])
+    def reverse_selected(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(request, "Select exactly one transaction: each reversal needs its own reason.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("admin:ledger_transaction_reverse", args=[ids[0]]))
+
+    def get_urls(self):
+        return [
+            path("<int:object_id>/reverse/", self.admin_site.admin_view(self.reverse_view), name="ledger_transaction_reverse"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_reverse": may_reverse(request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reverse_view(self, request, object_id: int):
+        if not may_reverse(request.user):
+            raise PermissionDenied
+        txn = get_object_or_404(Transaction.objects.select_related("partner", "customer"), pk=object_id)
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                reversal = services.transaction_reverse_by_staff(
+                    transaction_id=txn.pk,
+                    staff=request.user,
+                    reason=form.cleaned_data["reason"],
+                    amount_limit=reversal_limit(request.user),
+                )
+            except ChargepayError as error:
+                messages.error(request, staff_error_message(error))
+            else:
+                self.message_user(
+                    request, f"Transaction #{txn.pk} reversed by #{reversal.pk}; the wallet is restored.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:ledger_transaction_change", args=[txn.pk]))
+        moves = [
+            {**move, "change": -move["amount"], "after": move["balance"] - move["amount"]}
+            for move in selectors.transaction_wallet_moves(transaction_id=txn.pk)
+        ]
+        limit = reversal_limit(request.user)
+        return render_staff_page(
+            request,
+            self,
+            "admin/ledger/transaction/reverse.html",
+            {
+                "title": f"Reverse transaction #{txn.pk}",
+                "txn": txn,
+                "form": form,
+                "moves": moves,
+                "would_overdraw": any(move["after"] < 0 for move in moves),
+                "already_reversed": txn.status != TransactionStatus.CONFIRMED,
+                "reversible_kind": txn.kind in services.STAFF_REVERSIBLE_KINDS,
+                "limit": limit,
+                "over_limit": limit is not None and any(abs(move["amount"]) > limit for move in moves),
+            },
+            obj=txn,
+        )
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "kind", "unit", "customer", "partner", "code", "balance")
+    list_filter = ("kind", "unit")
+    list_select_related = ("customer", "partner")
+    search_fields = ("=customer__id", "customer__email", "partner__code", "code")
+    show_full_result_count = False
+    readonly_fields = ("kind", "unit", "customer", "partner", "code", "balance", "derived_balance", "created_at")
+    fields = readonly_fields
+
+    @admin.display(description="balance (sum of entries)")
+    def derived_balance(self, account: Account) -> int:
+        return selectors.account_entries_total(account_id=account.pk)
 
 
 class FindingInline(admin.TabularInline):

@@ -94,6 +94,7 @@ class Account(models.Model):
 class TransactionKind(models.TextChoices):
     PAY_FOR_CHARGING_SESSION = "PAY_FOR_CHARGING_SESSION", "Pay for a charging session"
     KM_GRANT = "KM_GRANT", "Kilometers granted"
+    KM_ADJUSTMENT = "KM_ADJUSTMENT", "Kilometers adjusted by staff"
     CARD_TOPUP = "CARD_TOPUP", "Cents topped up by card"
     CARD_CAPTURE = "CARD_CAPTURE", "Card charge captured"
     CARD_SETTLEMENT = "CARD_SETTLEMENT", "Card charge settled"
@@ -132,6 +133,11 @@ class Transaction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [
+            ("reverse_transaction", "Can reverse a transaction up to the support limit"),
+            ("reverse_any_transaction", "Can reverse a transaction of any amount"),
+            ("adjust_kilometers", "Can grant or adjust a customer's kilometers"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "external_id"],
@@ -150,6 +156,10 @@ class Transaction(models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at", "-id"], name="txn_customer_created"),
             models.Index(fields=["partner", "customer", "-created_at", "-id"], name="txn_partner_customer_created"),
+            # Back-office lookups: search by the partner's transactionId or reference, filter by date.
+            models.Index(fields=["external_id"], name="txn_external_id"),
+            models.Index(fields=["reference"], name="txn_reference"),
+            models.Index(fields=["created_at"], name="txn_created"),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ from datetime import date
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.audit import audit_record
+from accounts.models import AuditAction
 from chargepay.errors import InvalidParameter
 
 from .models import FindingStatus, ReconciliationFinding, ReconciliationRun, Severity
@@ -172,4 +174,11 @@ def finding_resolve(*, finding_id: int, resolved_by, note: str) -> Reconciliatio
         finding.status = FindingStatus.RESOLVED
         finding.resolved_by, finding.resolution_note, finding.resolved_at = resolved_by, note.strip(), timezone.now()
         finding.save()
+        audit_record(
+            actor=resolved_by,
+            action=AuditAction.FINDING_RESOLVE,
+            reason=note,
+            target=finding,
+            detail={"kind": finding.kind, "involved": finding.involved},
+        )
     return finding

@@ -1,6 +1,6 @@
 """Reads of the ledger."""
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from accounts.models import LinkStatus, Partner
 
@@ -9,6 +9,25 @@ from .models import Account, AccountKind, Entry, SystemAccount, Transaction, Tra
 
 def wallet_get(*, customer_id: int, unit: str) -> Account:
     return Account.objects.get(kind=AccountKind.WALLET, customer_id=customer_id, unit=unit)
+
+
+def customer_balances(*, customer_id: int) -> dict[str, int]:
+    """The customer's wallet balances by unit, e.g. {"KM": 62, "USD": 1500} (for audit records and the admin)."""
+    balances = dict.fromkeys(Unit.values, 0)
+    balances.update(Account.objects.filter(kind=AccountKind.WALLET, customer_id=customer_id).values_list("unit", "balance"))
+    return balances
+
+
+def transaction_wallet_moves(*, transaction_id: int) -> list[dict]:
+    """What a transaction did to customer wallets: one dict per wallet entry with the account, its unit,
+    its customer, the amount and the wallet's current balance."""
+    return list(
+        Entry.objects.filter(transaction_id=transaction_id, account__kind=AccountKind.WALLET)
+        .order_by("account_id")
+        .values(
+            "account_id", "amount", unit=F("account__unit"), customer_id=F("account__customer_id"), balance=F("account__balance")
+        )
+    )
 
 
 def wallet_for_partner_user(*, partner: Partner, external_user_id: str, unit: str = Unit.KM) -> Account | None:
@@ -51,6 +70,11 @@ def account_balance(*, account: Account) -> int:
     if account.kind == AccountKind.WALLET:
         return account.balance
     return Entry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or 0
+
+
+def account_entries_total(*, account_id: int) -> int:
+    """The sum of an account's entries (for a wallet, what its cached balance must equal)."""
+    return Entry.objects.filter(account_id=account_id).aggregate(total=Sum("amount"))["total"] or 0
 
 
 def wallet_pending(*, account: Account) -> int:

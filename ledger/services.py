@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from accounts.models import Customer, Partner, User
+from accounts.audit import audit_record
+from accounts.models import AuditAction, Customer, Partner, User
 from chargepay.errors import (
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
+    StaffLimitExceeded,
     TransactionAlreadyProcessed,
     TransactionAlreadyReversed,
     TransactionNotReversible,
@@ -207,6 +209,89 @@ def transaction_reverse(*, transaction_id: int, reversed_by: User, reason: str) 
             status=TransactionStatus.CANCELLED
         )
     return reversal
+
+
+# What staff may reverse in the back-office: kilometer movements. Card money goes back through its card
+# charge (void or refund at the gateway), so that the gateway and the ledger can never disagree.
+STAFF_REVERSIBLE_KINDS = (TransactionKind.PAY_FOR_CHARGING_SESSION, TransactionKind.KM_GRANT, TransactionKind.KM_ADJUSTMENT)
+
+
+def transaction_reverse_by_staff(*, transaction_id: int, staff: User, reason: str, amount_limit: int | None) -> Transaction:
+    """A staff member reverses a kilometer transaction (see transaction_reverse), audited with the customer's
+    balances before and after, in one database transaction.
+
+    `amount_limit` is the largest wallet movement (in kilometers) the staff member may reverse; None for any.
+    Locks the original transaction row, then the wallets it touched.
+    Raises InvalidParameter (empty reason), ObjectNotFound, TransactionNotReversible (a card or reversal
+    transaction), StaffLimitExceeded, TransactionAlreadyReversed, InsufficientBalance (the customer has spent
+    what the reversal would take back).
+    """
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        try:
+            original = lock_objects.transaction_lock(transaction_id=transaction_id)
+        except Transaction.DoesNotExist:
+            raise ObjectNotFound("transaction", transaction_id) from None
+        if original.kind not in STAFF_REVERSIBLE_KINDS:
+            raise TransactionNotReversible(
+                original.pk, "card money is given back by voiding or refunding its card charge, not by a reversal"
+            )
+        moves = selectors.transaction_wallet_moves(transaction_id=original.pk)
+        size = max((abs(move["amount"]) for move in moves), default=0)
+        if amount_limit is not None and size > amount_limit:
+            raise StaffLimitExceeded(size, amount_limit, Unit.KM)
+        before = selectors.customer_balances(customer_id=original.customer_id) if original.customer_id else {}
+        reversal = transaction_reverse(transaction_id=original.pk, reversed_by=staff, reason=reason)
+        audit_record(
+            actor=staff,
+            action=AuditAction.TRANSACTION_REVERSE,
+            reason=reason,
+            target=original,
+            customer=original.customer_id,
+            partner=original.partner_id,
+            balances_before=before,
+            balances_after=selectors.customer_balances(customer_id=original.customer_id) if original.customer_id else {},
+            detail={"reversal": reversal.pk, "kind": original.kind, "transactionId": original.external_id},
+        )
+    return reversal
+
+
+def kilometers_change_by_staff(*, customer: Customer, kilometer: int, goodwill: bool, reason: str, staff: User) -> Transaction:
+    """A staff member changes a customer's kilometers, audited with the balances before and after.
+
+    goodwill=True: a grant (positive only) from the kilometer issuance account (KM_GRANT).
+    goodwill=False: a correction, positive or negative, against the kilometer adjustment account
+    (KM_ADJUSTMENT); a negative one is refused when the wallet does not hold it.
+    Locks the customer's KM wallet. Raises InvalidParameter (zero, or a negative grant, or no reason),
+    InsufficientBalance.
+    """
+    if isinstance(kilometer, bool) or not isinstance(kilometer, int) or kilometer == 0 or (goodwill and kilometer < 0):
+        raise InvalidParameter(kilometer, "kilometer")
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    wallet = selectors.wallet_get(customer_id=customer.pk, unit=Unit.KM)
+    counterpart = selectors.system_account_id(code=SystemAccount.KM_ISSUANCE if goodwill else SystemAccount.KM_ADJUSTMENT)
+    with transaction.atomic():
+        before = selectors.customer_balances(customer_id=customer.pk)
+        txn = transaction_post(
+            kind=TransactionKind.KM_GRANT if goodwill else TransactionKind.KM_ADJUSTMENT,
+            postings=[Posting(wallet.pk, kilometer), Posting(counterpart, -kilometer)],
+            customer_id=customer.pk,
+            created_by=staff,
+            reason=reason.strip(),
+        )
+        audit_record(
+            actor=staff,
+            action=AuditAction.KILOMETERS_GRANT if goodwill else AuditAction.KILOMETERS_ADJUST,
+            reason=reason,
+            target=txn,
+            customer=customer,
+            balances_before=before,
+            balances_after=selectors.customer_balances(customer_id=customer.pk),
+            detail={"kilometer": kilometer},
+        )
+    return txn
 
 
 def card_topup_credit(*, customer_id: int, amount_cents: int) -> Transaction:

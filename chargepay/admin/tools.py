@@ -1,0 +1,98 @@
+"""Shared back-office plumbing (see the package docstring)."""
+
+from django import forms
+from django.contrib import admin
+from django.template.response import TemplateResponse
+
+from chargepay.errors import (
+    ChargepayError,
+    InsufficientBalance,
+    InvalidParameter,
+    ObjectNotFound,
+    StaffLimitExceeded,
+    TransactionAlreadyReversed,
+    TransactionNotReversible,
+    WorkInProgress,
+)
+
+# Keys of gateway metadata that identify the card: shown with their last 4 characters only.
+SENSITIVE_METADATA_KEYS = {"token", "expirationdate", "accountnumber", "cardnumber", "cvv", "cvv2"}
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Nobody (superusers included) adds, changes or deletes these rows through the admin: they change only
+    through services, by staff actions that are audited."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        help_text="Required. Kept in the audit log with your name.",
+    )
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if len(reason) < 5:
+            raise forms.ValidationError("Say why, in a few words (at least 5 characters).")
+        return reason
+
+
+def staff_error_message(error: ChargepayError) -> str:
+    """A refused staff action, said plainly (the code is kept for support tickets)."""
+    args = list(error.args)
+    if isinstance(error, InsufficientBalance):
+        text = (
+            f"the wallet holds {args[0]} but {args[1]} would be taken back, so it would go negative. "
+            "The customer has spent it since; nothing was changed."
+        )
+    elif isinstance(error, TransactionAlreadyReversed):
+        text = f"transaction #{args[0]} is already reversed (it reads CANCELLED); nothing was changed."
+    elif isinstance(error, TransactionNotReversible):
+        text = f"#{args[0]}: {args[1]}."
+    elif isinstance(error, StaffLimitExceeded):
+        text = f"{args[0]} {args[2]} is above your limit of {args[1]} {args[2]}; ask someone in finance."
+    elif isinstance(error, WorkInProgress):
+        text = f"#{args[0]}: {args[1]}; try again in a minute."
+    elif isinstance(error, InvalidParameter):
+        text = f"invalid {args[1]}: {args[0]!r}."
+    elif isinstance(error, ObjectNotFound):
+        text = f"{args[0]} {args[1]} does not exist."
+    else:
+        text = ", ".join(str(a) for a in args) or "refused."
+    return f"Refused ({error.code}): {text}"
+
+
+def masked_metadata(data):
+    """Gateway metadata as stored, with card-identifying values cut to their last 4 characters."""
+    if isinstance(data, dict):
+        return {
+            key: (f"****{str(value)[-4:]}" if value and key.lower() in SENSITIVE_METADATA_KEYS else masked_metadata(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [masked_metadata(item) for item in data]
+    return data
+
+
+def render_staff_page(request, model_admin: admin.ModelAdmin, template: str, context: dict, *, obj=None, status=200):
+    """Render a back-office page inside the admin's frame (site header, breadcrumbs, messages)."""
+    opts = model_admin.model._meta
+    page = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "app_label": opts.app_label,
+        "original": obj,
+        "has_view_permission": model_admin.has_view_permission(request, obj),
+        **context,
+    }
+    return TemplateResponse(request, template, page, status=status)
