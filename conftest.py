@@ -3,6 +3,7 @@
 import base64
 import copy
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -170,3 +171,88 @@ def hop_customer(partner):
     PartnerLinkFactory(partner=partner, customer=customer, external_user_id="hopUser001")
     gateway_services.payment_method_store(customer=customer, token="1000000074340019", expires_at=date(2030, 12, 31))
     return customer
+
+
+# --- A real browser (issue 5): Debian's headless Chromium driven by Playwright ---------------------
+CHROMIUM = "/usr/bin/chromium"  # `.ci/run` installs Debian's chromium when it is missing
+ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts" / "screenshots"
+STAFF_PASSWORD = "staff-password-for-tests-2026"
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """A headless Chromium for one test (Playwright's own browser download does not exist here).
+
+    Playwright's sync API keeps an event loop running in this thread while it lives, which Django's ORM
+    takes for async code: the test's own database calls are plain synchronous calls, so they are allowed
+    for the test's duration only (that is why the browser is not shared by the whole session)."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, request):
+    """A fresh browser context and page; on a failure a screenshot of where it stood is kept as an artifact."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        screenshot(page, f"FAILED-{request.node.name}")
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.rep_call = report
+    return report
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/ (CI keeps the folder)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def staff_user(username: str, *groups: str):
+    """A staff user in the named role groups (accounts.roles), with STAFF_PASSWORD."""
+    from django.contrib.auth.models import Group
+
+    from accounts.models import User
+
+    user = User.objects.create_user(
+        username=username, email=f"{username}@chargepay.example", password=STAFF_PASSWORD, is_staff=True
+    )
+    user.groups.set(Group.objects.filter(name__in=groups))
+    assert user.groups.count() == len(groups)
+    return user
+
+
+def admin_login(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "chargepay.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files, from gunicorn too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -113,6 +114,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the admin's CSS/JS in every process (gunicorn included); with finders on it needs no
+# collectstatic step (a handful of admin files: their lookup cost is negligible).
+WHITENOISE_USE_FINDERS = True
 
 # --- REST framework and JWT -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -205,6 +205,7 @@ class SettlementBatch(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "settlement batches"
         constraints = [
             models.UniqueConstraint(fields=["status"], condition=Q(status="closing"), name="one_batch_closing_at_a_time"),
         ]

@@ -19,4 +19,8 @@ class Migration(migrations.Migration):
                 ]
             },
         ),
+        migrations.AlterModelOptions(
+            name="settlementbatch",
+            options={"verbose_name_plural": "settlement batches"},
+        ),
     ]
