@@ -11,7 +11,7 @@ QUICK := env -u DATABASE_URL -u REDIS_URL -u DEBUG -u CELERY_TASK_ALWAYS_EAGER
 
 SANDBOX_PORT ?= 8099
 
-.PHONY: run test install install-dev lint format check clean sandbox worker beat bench-reconcile
+.PHONY: run test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-reconcile: install-dev
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chargepay_bench'" | grep -q 1 || \
 		createdb -h 127.0.0.1 -U postgres chargepay_bench
 	DEBUG=false SECRET_KEY=bench-secret JWT_SIGNING_KEY=bench-jwt SECURE_SSL_REDIRECT=false $(BIN)/python bench/reconcile_ledger.py
+
+bench-admin: install-dev
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chargepay_bench_admin'" | grep -q 1 || \
+		createdb -h 127.0.0.1 -U postgres chargepay_bench_admin
+	DEBUG=false SECRET_KEY=bench-secret JWT_SIGNING_KEY=bench-jwt SECURE_SSL_REDIRECT=false $(BIN)/python bench/admin_changelist.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -48,12 +48,13 @@ class GatewayAttemptInline(admin.TabularInline):
 
 def _metadata_table(data: dict):
     masked = masked_metadata(data or {})
-    if not masked:
+    shown = {key: value for key, value in masked.items() if value not in (None, "")}
+    if not shown:
         return "–"
-    rows = format_html_join(
-        "", "<tr><th>{}</th><td>{}</td></tr>", ((key, value if value is not None else "") for key, value in masked.items())
-    )
-    return format_html('<table class="gateway-metadata">{}</table>', rows)
+    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", shown.items())
+    empty = len(masked) - len(shown)
+    note = format_html("<p>{} empty fields not shown</p>", empty) if empty else ""
+    return format_html('<table class="gateway-metadata">{}</table>{}', rows, note)
 
 
 class DebtFilter(admin.SimpleListFilter):

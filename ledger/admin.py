@@ -6,13 +6,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Lower
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
+from accounts.models import Customer
 from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_error_message
 from chargepay.errors import ChargepayError
 
@@ -114,11 +116,19 @@ class TransactionAdmin(ReadOnlyModelAdmin):
         )
 
     def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        """Each search is an exact match on an indexed column, so it stays fast on a large ledger: an email
+        finds the customer's transactions; anything else a partner's transactionId, a reference or an
+        EVSE_ID; a number also the transaction or customer with that id."""
         term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term:
+            customers = Customer.objects.annotate(email_lower=Lower("email")).filter(email_lower=term.lower()).values("pk")
+            return queryset.filter(customer_id__in=customers), False
+        match = Q(external_id=term) | Q(reference=term) | Q(evse_id=term)
         if term.isascii() and term.isdigit() and len(term) <= 18:
-            queryset |= self.get_queryset(request).filter(pk=int(term)) | self.get_queryset(request).filter(customer_id=int(term))
-        return queryset, may_have_duplicates
+            match |= Q(pk=int(term)) | Q(customer_id=int(term))
+        return queryset.filter(match), False
 
     @admin.display(description="wallet")
     def wallet_amount(self, txn: Transaction) -> str:
@@ -159,7 +169,11 @@ class TransactionAdmin(ReadOnlyModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "may_reverse": may_reverse(request.user)}
+        extra_context = {
+            **(extra_context or {}),
+            "may_reverse": may_reverse(request.user),
+            "reversible_kinds": [str(kind) for kind in services.STAFF_REVERSIBLE_KINDS],
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def reverse_view(self, request, object_id: int):

@@ -233,6 +233,8 @@ def transaction_reverse_by_staff(*, transaction_id: int, staff: User, reason: st
             original = lock_objects.transaction_lock(transaction_id=transaction_id)
         except Transaction.DoesNotExist:
             raise ObjectNotFound("transaction", transaction_id) from None
+        if original.kind == TransactionKind.REVERSAL:
+            raise TransactionNotReversible(original.pk, "a reversal cannot be reversed")
         if original.kind not in STAFF_REVERSIBLE_KINDS:
             raise TransactionNotReversible(
                 original.pk, "card money is given back by voiding or refunding its card charge, not by a reversal"
