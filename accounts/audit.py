@@ -36,3 +36,26 @@ def audit_record(
         balances_after=balances_after or {},
         detail=detail or {},
     )
+
+
+# Models whose admin saves already go through an audited service: their admin log entries would duplicate it.
+_AUDITED_BY_SERVICES = {("ledger", "reconciliationfinding"), ("gateways", "gatewaybatchfile")}
+
+
+def audit_admin_edit(*, log_entry) -> AuditLog | None:
+    """Mirror one of the Django admin's own log entries (a user, group or beat schedule added, changed or deleted
+    through a standard admin form) into the audit log. The admin writes its entry inside the same transaction
+    as the edit, so the audit record commits with it."""
+    content_type = log_entry.content_type
+    if content_type is not None and (content_type.app_label, content_type.model) in _AUDITED_BY_SERVICES:
+        return None
+    verb = {1: "added", 2: "changed", 3: "deleted"}.get(log_entry.action_flag, "edited")
+    message = log_entry.get_change_message() or "no field changed"
+    return AuditLog.objects.create(
+        actor_id=log_entry.user_id,
+        action=AuditAction.ADMIN_EDIT,
+        reason=f"{verb} in the admin: {message}",
+        object_type=f"{content_type.app_label}.{content_type.model}" if content_type else "",
+        object_id=str(log_entry.object_id or ""),
+        detail={"object": log_entry.object_repr, "admin_log_entry": log_entry.pk},
+    )

@@ -136,6 +136,7 @@ class AuditAction(models.TextChoices):
     API_KEY_REVOKE = "api_key_revoke", "API key revoked"
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
+    ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
 
 
 class AuditLog(models.Model):

@@ -55,6 +55,7 @@ class Migration(migrations.Migration):
                             ("api_key_revoke", "API key revoked"),
                             ("finding_resolve", "Reconciliation finding resolved"),
                             ("batch_file_upload", "Gateway batch file uploaded"),
+                            ("admin_edit", "Edited in the admin (users, groups, schedules)"),
                         ],
                         max_length=40,
                     ),
