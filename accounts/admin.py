@@ -20,7 +20,7 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
 from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_error_message
-from chargepay.errors import ChargepayError
+from chargepay.errors import ChargepayError, InsufficientBalance
 from gateways import selectors as gateway_selectors
 from gateways.models import PaymentMethod
 from ledger import selectors as ledger_selectors
@@ -143,6 +143,14 @@ class CustomerAdmin(ReadOnlyModelAdmin):
                     goodwill=form.cleaned_data["purpose"] == KilometersForm.GOODWILL,
                     reason=form.cleaned_data["reason"],
                     staff=request.user,
+                )
+            except InsufficientBalance as error:
+                # Not "spent since" (the shared wording of a refused reversal): a correction asked for too much.
+                available, requested = error.args
+                messages.error(
+                    request,
+                    f"Refused ({error.code}): the wallet holds {available} km, less than the {requested} km to take away; "
+                    "nothing was changed.",
                 )
             except ChargepayError as error:
                 messages.error(request, staff_error_message(error))

@@ -112,7 +112,9 @@ class CardChargeAdmin(ReadOnlyModelAdmin):
         return _metadata_table(charge.metadata)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("payment_method")
+        # The changelist applies list_select_related only to a queryset without select_related: name them all here,
+        # or every row fetches its customer and partner.
+        return super().get_queryset(request).select_related("customer", "partner", "payment_method")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {

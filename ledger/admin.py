@@ -304,6 +304,13 @@ class ReconciliationFindingAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Only an open finding is resolved: a resolved or auto-closed one is read-only (a POST to it used to reach
+        # save_model without the note field and fail with a KeyError).
+        if obj is not None and obj.status != FindingStatus.OPEN:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -1,7 +1,18 @@
-"""Gateway fixtures: the real sandbox over loopback HTTP, and settings pointing the client at it."""
+"""Gateway fixtures: the real sandbox over loopback HTTP, and settings pointing the client at it; back-office staff
+(accounts.tests.backoffice) for the admin tests."""
 
 import pytest
 
+from accounts.tests.backoffice import (  # noqa: F401 (fixtures of the back-office tests)
+    finance_client,
+    finance_user,
+    nogroup_client,
+    nogroup_user,
+    superuser,
+    superuser_client,
+    support_client,
+    support_user,
+)
 from gateways.bridgecomm import protocol
 from gateways.sandbox import SandboxServer
 

@@ -1,15 +1,18 @@
 """Finance works through findings in the admin: runs with summaries, resolving with a note, uploading a batch CSV."""
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import AuditAction, AuditLog
 from accounts.tests.factories import CustomerFactory
 from conftest import grant, wallet_of
 from gateways.models import GatewayBatchFile
 from gateways.reconciliation import reconcile
 from ledger.models import FindingStatus, ReconciliationFinding
+from ledger.reconciliation import finding_resolve
 
 
 def _finding():
@@ -81,3 +84,99 @@ def test_finance_uploads_a_gateway_batch_csv(admin_client, admin_user, db):
     )
     assert bad.status_code == 200
     assert not GatewayBatchFile.objects.filter(cycle_code="202611210002").exists()
+
+
+# --- roles and the audit log (issue 5) ------------------------------------------------------------------------
+
+
+def test_finance_resolves_a_finding_and_the_audit_log_keeps_it(finance_client, finance_user, gateway_settings):
+    _, finding = _finding()
+    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+
+    page = finance_client.get(url)
+    response = finance_client.post(url, {"resolution_note": "corrected by hand, ticket FIN-12"})
+
+    assert 'name="resolution_note"' in page.content.decode()
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolved_by) == (FindingStatus.RESOLVED, finance_user)
+    record = AuditLog.objects.get()
+    assert (record.actor, record.action, record.reason, record.object_type, record.object_id, record.detail) == (
+        finance_user,
+        AuditAction.FINDING_RESOLVE,
+        "corrected by hand, ticket FIN-12",
+        "ledger.reconciliationfinding",
+        str(finding.pk),
+        {"kind": finding.kind, "involved": finding.involved},
+    )
+
+
+@pytest.mark.parametrize(("role", "page_status"), [("support", 200), ("nogroup", 403)])
+def test_only_finance_resolves_findings(request, role, page_status, gateway_settings):
+    client = request.getfixturevalue(f"{role}_client")
+    _, finding = _finding()
+    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+
+    page = client.get(url)
+    response = client.post(url, {"resolution_note": "looks fine to me"})
+
+    assert page.status_code == page_status  # support reads the finding, without a form to resolve it
+    if page_status == 200:
+        assert 'name="resolution_note"' not in page.content.decode() and 'name="_save"' not in page.content.decode()
+    assert response.status_code == 403
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolved_by, finding.resolution_note) == (FindingStatus.OPEN, None, "")
+    assert not AuditLog.objects.exists()
+
+
+def test_posting_to_a_resolved_finding_changes_nothing(finance_client, finance_user, gateway_settings):
+    _, finding = _finding()
+    finding_resolve(finding_id=finding.pk, resolved_by=finance_user, note="known: migration fix pending")
+    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+
+    page = finance_client.get(url)
+    response = finance_client.post(url, {"resolution_note": "a second opinion"})
+
+    assert page.status_code == 200
+    assert 'name="resolution_note"' not in page.content.decode() and 'name="_save"' not in page.content.decode()
+    assert "known: migration fix pending" in page.content.decode()
+    assert response.status_code == 403
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolution_note) == (FindingStatus.RESOLVED, "known: migration fix pending")
+    assert AuditLog.objects.count() == 1
+
+
+def test_uploading_a_batch_file_is_audited(finance_client, finance_user):
+    csv_text = "GatewayTransID,TransactionID,Amount,Type\r\n123456789,abc,500,sale\r\n"
+
+    response = finance_client.post(
+        reverse("admin:gateways_gatewaybatchfile_add"),
+        {"cycle_code": "202611210003", "csv_file": SimpleUploadedFile("batch.csv", csv_text.encode(), content_type="text/csv")},
+    )
+
+    assert response.status_code == 302
+    stored = GatewayBatchFile.objects.get(cycle_code="202611210003")
+    record = AuditLog.objects.get()
+    assert (record.actor, record.action, record.reason, record.object_type, record.object_id, record.detail) == (
+        finance_user,
+        AuditAction.BATCH_FILE_UPLOAD,
+        "gateway batch file uploaded for cycle 202611210003",
+        "gateways.gatewaybatchfile",
+        str(stored.pk),
+        {"cycle_code": "202611210003", "lines": 2},
+    )
+
+
+@pytest.mark.parametrize("role", ["support", "nogroup"])
+def test_only_finance_uploads_batch_files(request, role):
+    client = request.getfixturevalue(f"{role}_client")
+    csv_text = "GatewayTransID,TransactionID,Amount,Type\r\n123456789,abc,500,sale\r\n"
+
+    response = client.post(
+        reverse("admin:gateways_gatewaybatchfile_add"),
+        {"cycle_code": "202611210004", "csv_file": SimpleUploadedFile("batch.csv", csv_text.encode(), content_type="text/csv")},
+    )
+
+    assert response.status_code == 403
+    assert not GatewayBatchFile.objects.exists()
+    assert not AuditLog.objects.exists()

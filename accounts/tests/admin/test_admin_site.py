@@ -1,0 +1,169 @@
+"""Every page of the back-office answers: each list and each object's page loads for a superuser (never a 500), and
+each role reads exactly the lists its group allows; a staff user in no group logs in and reads nothing."""
+
+import pytest
+from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
+from rest_framework.test import APIClient
+
+from accounts import services as accounts_services
+from accounts.models import User
+from accounts.tests.backoffice import staff_member
+from conftest import SEED_REQUEST, grant, login, wallet_of
+from gateways import services as gateway_services
+from gateways.models import GatewayBatchFile
+from gateways.reconciliation import reconcile
+from ledger import services as ledger_services
+
+# What each role reads (DESIGN §8 and accounts.roles): the back-office apps, and finance the beat schedules too.
+BACK_OFFICE = {
+    "accounts.customer",
+    "accounts.partner",
+    "accounts.partnerlink",
+    "accounts.auditlog",
+    "accounts.user",
+    "ledger.transaction",
+    "ledger.account",
+    "ledger.reconciliationrun",
+    "ledger.reconciliationfinding",
+    "gateways.cardcharge",
+    "gateways.settlementbatch",
+    "gateways.gatewaybatchfile",
+}
+READS = {
+    "support": BACK_OFFICE,
+    "finance": BACK_OFFICE
+    | {"django_celery_beat.periodictask", "django_celery_beat.crontabschedule", "django_celery_beat.intervalschedule"},
+    "nogroup": set(),
+}
+MODELS = sorted(model._meta.label_lower for model in admin.site._registry)
+
+
+@pytest.fixture
+def everything(settings, gateway_settings, partner, link, api_key, service_account, hop_customer, finance_user, support_user):
+    """At least one row of every model the admin lists."""
+    customer = link.customer
+    grant(customer, 100)
+    accounts_services.rfid_token_add(customer=customer, token="RFID-0001")
+    key, secret = api_key
+    tokens = login(APIClient(), key.access_key_id, secret).json()  # an outstanding refresh token ...
+    accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
+    payment = ledger_services.charging_session_pay(
+        partner=partner,
+        external_user_id="pcsUserId001",
+        external_id="T-9001",
+        kilometer=38,
+        service_data=SEED_REQUEST["serviceSpecificData"],
+    )
+    ledger_services.transaction_reverse_by_staff(
+        transaction_id=payment.pk, staff=support_user, reason="charger fault", amount_limit=500
+    )
+    charge = gateway_services.card_charge_create(requested_by=service_account, customer=hop_customer, amount_cents=500)
+    gateway_services.card_charge_capture(charge_id=charge.pk)
+    gateway_services.settlement_close()
+    gateway_services.gateway_batch_file_store(
+        cycle_code="C-1", content="GatewayTransID,Amount,Type\r\n1,500,sale\r\n", uploaded_by=finance_user
+    )
+    with connection.cursor() as cursor:  # a wallet out of step with its entries: a finding
+        cursor.execute("UPDATE ledger_account SET balance = balance - 1 WHERE id = %s", [wallet_of(customer).pk])
+    reconcile(business_date=timezone.localdate())
+    every = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="sweep", task="gateways.sweep_card_charges", interval=every)
+    CrontabSchedule.objects.create(minute="0", hour="4")
+    ClockedSchedule.objects.create(clocked_time=timezone.now())
+    SolarSchedule.objects.create(event="sunrise", latitude=50.1, longitude=8.6)
+    Client().post("/admin/login/", {"username": "nobody", "password": "wrong"})  # an axes access attempt
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    staff_member("logs.in", password="logs-in-password-2026")
+    Client().post("/admin/login/", {"username": "logs.in", "password": "logs-in-password-2026"})  # an axes access log
+
+
+@pytest.mark.parametrize("label", MODELS)
+def test_every_list_and_object_page_loads_for_a_superuser(superuser_client, everything, label):
+    model = next(m for m in admin.site._registry if m._meta.label_lower == label)
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+
+    listing = superuser_client.get(reverse(f"{name}_changelist"))
+    objects = list(model._default_manager.order_by("pk")[:3])
+    pages = [superuser_client.get(reverse(f"{name}_change", args=[obj.pk])) for obj in objects]
+
+    assert listing.status_code == 200
+    assert [page.status_code for page in pages] == [200] * len(objects)
+
+
+def test_the_fixture_leaves_a_row_for_every_model(everything):
+    empty = [m._meta.label_lower for m in admin.site._registry if not m._default_manager.exists()]
+
+    assert empty == ["axes.accessfailurelog"]  # kept only when AXES_ENABLE_ACCESS_FAILURE_LOG is on
+
+
+@pytest.mark.parametrize("role", ["support", "finance", "nogroup"])
+def test_each_role_reads_exactly_its_lists(request, role, db):
+    client = request.getfixturevalue(f"{role}_client")
+
+    statuses = {}
+    for model in admin.site._registry:
+        response = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+        statuses[model._meta.label_lower] = response.status_code
+
+    assert {label for label, status in statuses.items() if status == 200} == READS[role]
+    assert {label for label, status in statuses.items() if status != 200} == set(MODELS) - READS[role]
+    assert set(statuses.values()) <= {200, 403}
+
+
+def test_staff_in_no_group_logs_in_to_the_admin(settings, db):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    staff_member("nora.nogroup", password="nora-password-2026")
+    client = Client()
+
+    response = client.post("/admin/login/", {"username": "nora.nogroup", "password": "nora-password-2026", "next": "/admin/"})
+
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_customer_or_service_account_cannot_log_in_to_the_admin(settings, service_account):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    service_account.set_password("service-password-2026")
+    service_account.save()
+    client = Client()
+
+    response = client.post("/admin/login/", {"username": service_account.username, "password": "service-password-2026"})
+
+    assert response.status_code == 200  # the form again: not staff
+    assert client.get("/admin/").status_code == 302
+
+
+def test_users_are_never_deleted_in_the_admin(superuser_client, support_user):
+    response = superuser_client.post(reverse("admin:accounts_user_delete", args=[support_user.pk]), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert User.objects.filter(pk=support_user.pk).exists()
+
+
+def test_the_admin_index_of_each_role(support_client, finance_client):
+    support_models = {m["object_name"] for app in support_client.get("/admin/").context["app_list"] for m in app["models"]}
+    finance_models = {m["object_name"] for app in finance_client.get("/admin/").context["app_list"] for m in app["models"]}
+
+    assert "CardCharge" in support_models and "AuditLog" in support_models
+    assert finance_models - support_models == {"PeriodicTask", "CrontabSchedule", "IntervalSchedule"}
+
+
+def test_batch_files_are_uploaded_but_never_changed_or_deleted(finance_client, superuser_client, finance_user):
+    finance_client.post(
+        reverse("admin:gateways_gatewaybatchfile_add"),
+        {"cycle_code": "C-2", "csv_file": SimpleUploadedFile("b.csv", b"GatewayTransID,Amount,Type\r\n1,500,sale\r\n")},
+    )
+    stored = GatewayBatchFile.objects.get(cycle_code="C-2")
+
+    change = superuser_client.post(reverse("admin:gateways_gatewaybatchfile_change", args=[stored.pk]), {"cycle_code": "C-3"})
+    delete = superuser_client.post(reverse("admin:gateways_gatewaybatchfile_delete", args=[stored.pk]), {"post": "yes"})
+
+    assert (change.status_code, delete.status_code) == (403, 403)
+    stored.refresh_from_db()
+    assert (stored.cycle_code, stored.uploaded_by) == ("C-2", finance_user)
