@@ -9,17 +9,17 @@
 Customer, partner and audit rows are not edited here: they change through services, by audited actions.
 """
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_error_message
+from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_action_page, staff_error_message
 from chargepay.errors import ChargepayError, InsufficientBalance
 from gateways import selectors as gateway_selectors
 from gateways.models import PaymentMethod
@@ -30,6 +30,12 @@ from ledger.models import Account, AccountKind, Unit
 from . import services
 from .forms import ApiKeyForm, KilometersForm
 from .models import AuditLog, Customer, Partner, PartnerApiKey, PartnerLink, RfidToken, User
+
+# simplejwt's own admin would show every partner's refresh token in full, which lets a staff member act as the
+# partner: token rows stay out of the back-office (a revoked API key, or the blacklist, is how access is cut).
+for token_model in (OutstandingToken, BlacklistedToken):
+    if admin.site.is_registered(token_model):
+        admin.site.unregister(token_model)
 
 admin.site.site_header = "chargepay back-office"
 admin.site.site_title = "chargepay back-office"
@@ -135,40 +141,41 @@ class CustomerAdmin(ReadOnlyModelAdmin):
             raise PermissionDenied
         customer = get_object_or_404(Customer, pk=object_id)
         form = KilometersForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                txn = ledger_services.kilometers_change_by_staff(
-                    customer=customer,
-                    kilometer=form.signed_kilometers(),
-                    goodwill=form.cleaned_data["purpose"] == KilometersForm.GOODWILL,
-                    reason=form.cleaned_data["reason"],
-                    staff=request.user,
-                )
-            except InsufficientBalance as error:
-                # Not "spent since" (the shared wording of a refused reversal): a correction asked for too much.
-                available, requested = error.args
-                messages.error(
-                    request,
-                    f"Refused ({error.code}): the wallet holds {available} km, less than the {requested} km to take away; "
-                    "nothing was changed.",
-                )
-            except ChargepayError as error:
-                messages.error(request, staff_error_message(error))
-            else:
-                self.message_user(request, f"Recorded as transaction #{txn.pk}.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:accounts_customer_change", args=[customer.pk]))
-        return render_staff_page(
+        return staff_action_page(
             request,
             self,
-            "admin/accounts/customer/kilometers.html",
-            {
+            obj=customer,
+            form=form,
+            perform=lambda data: ledger_services.kilometers_change_by_staff(
+                customer=customer,
+                kilometer=form.signed_kilometers(),
+                goodwill=data["purpose"] == KilometersForm.GOODWILL,
+                reason=data["reason"],
+                staff=request.user,
+            ),
+            done=lambda txn: (
+                f"Recorded as transaction #{txn.pk}.",
+                reverse("admin:accounts_customer_change", args=[customer.pk]),
+            ),
+            describe_error=_correction_error_message,
+            template="admin/accounts/customer/kilometers.html",
+            context={
                 "title": f"Grant or adjust kilometers of customer {customer.pk}",
-                "form": form,
                 "balances": ledger_selectors.customer_balances(customer_id=customer.pk),
                 "confirm_label": "Record",
             },
-            obj=customer,
         )
+
+
+def _correction_error_message(error: ChargepayError) -> str:
+    if isinstance(error, InsufficientBalance):
+        # Not "spent since" (the wording of a refused reversal): a correction asked for more than the wallet holds.
+        available, requested = error.args
+        return (
+            f"Refused ({error.code}): the wallet holds {available} km, less than the {requested} km to take away; "
+            "nothing was changed."
+        )
+    return staff_error_message(error)
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -248,30 +255,30 @@ class PartnerAdmin(ReadOnlyModelAdmin):
         if not request.user.has_perm("accounts.add_partnerapikey"):
             raise PermissionDenied
         partner = get_object_or_404(Partner, pk=object_id)
-        form = ApiKeyForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                key, secret = services.api_key_create_by_staff(
-                    partner=partner, label=form.cleaned_data["label"], staff=request.user, reason=form.cleaned_data["reason"]
-                )
-            except ChargepayError as error:
-                messages.error(request, staff_error_message(error))
-            else:
-                response = render_staff_page(
-                    request,
-                    self,
-                    "admin/accounts/partner/api_key_created.html",
-                    {"title": f"API key for {partner.code}", "key": key, "secret": secret},
-                    obj=partner,
-                )
-                response["Cache-Control"] = "no-store"
-                return response
-        return render_staff_page(
+
+        def create(data):
+            key, secret = services.api_key_create_by_staff(
+                partner=partner, label=data["label"], staff=request.user, reason=data["reason"]
+            )
+            response = render_staff_page(
+                request,
+                self,
+                "admin/accounts/partner/api_key_created.html",
+                {"title": f"API key for {partner.code}", "key": key, "secret": secret},
+                obj=partner,
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+
+        return staff_action_page(
             request,
             self,
-            "admin/accounts/partner/api_key_new.html",
-            {"title": f"New API key for {partner.code}", "form": form, "confirm_label": "Create key"},
             obj=partner,
+            form=ApiKeyForm(request.POST or None),
+            perform=create,
+            done=None,  # `create` answers itself
+            template="admin/accounts/partner/api_key_new.html",
+            context={"title": f"New API key for {partner.code}", "confirm_label": "Create key"},
         )
 
     def revoke_key_view(self, request, object_id: int, key_id: int):
@@ -279,27 +286,23 @@ class PartnerAdmin(ReadOnlyModelAdmin):
             raise PermissionDenied
         partner = get_object_or_404(Partner, pk=object_id)
         key = get_object_or_404(PartnerApiKey, pk=key_id, partner=partner)
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.api_key_revoke_by_staff(key_id=key.pk, staff=request.user, reason=form.cleaned_data["reason"])
-            except ChargepayError as error:
-                messages.error(request, staff_error_message(error))
-            else:
-                self.message_user(request, f"API key {key.access_key_id} revoked; its tokens stop working now.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:accounts_partner_change", args=[partner.pk]))
-        return render_staff_page(
+        return staff_action_page(
             request,
             self,
-            "admin/accounts/partner/api_key_revoke.html",
-            {
+            obj=partner,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: services.api_key_revoke_by_staff(key_id=key.pk, staff=request.user, reason=data["reason"]),
+            done=lambda revoked: (
+                f"API key {revoked.access_key_id} revoked; its tokens stop working now.",
+                reverse("admin:accounts_partner_change", args=[partner.pk]),
+            ),
+            template="admin/accounts/partner/api_key_revoke.html",
+            context={
                 "title": f"Revoke API key {key.access_key_id}",
                 "key": key,
-                "form": form,
                 "confirm_label": "Revoke key",
                 "blocked": "This key is already revoked." if key.revoked_at else "",
             },
-            obj=partner,
         )
 
 

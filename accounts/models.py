@@ -143,7 +143,7 @@ class AuditLog(models.Model):
     """One staff action: who, when, what (on which object, for which customer or partner), why, and the
     customer's balances before and after. Written in the same database transaction as the action it
     records, so an action without its record cannot exist. Rows are never changed or deleted (the admin
-    offers neither; on PostgreSQL a trigger refuses it, migration 0004)."""
+    offers neither; on PostgreSQL a trigger refuses it, migration 0003)."""
 
     actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="audit_records")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

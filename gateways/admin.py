@@ -4,16 +4,14 @@ retry capture, each on a confirmation page with a required reason, audited, carr
 Settlement batches are read-only; finance uploads the gateway's batch CSV for reconciliation."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rangefilter.filters import DateRangeFilterBuilder
 
-from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, masked_metadata, render_staff_page, staff_error_message
-from chargepay.errors import ChargepayError
+from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, masked_metadata, staff_action_page
 
 from . import services
 from .models import REFUNDABLE_STATUSES, CardCharge, ChargeStatus, GatewayAttempt, GatewayBatchFile, SettlementBatch
@@ -142,68 +140,56 @@ class CardChargeAdmin(ReadOnlyModelAdmin):
         if not request.user.has_perm("gateways.refund_cardcharge"):
             raise PermissionDenied
         charge = get_object_or_404(CardCharge.objects.select_related("customer", "payment_method"), pk=object_id)
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.card_charge_refund_request(
-                    charge_id=charge.pk, requested_by=request.user, reason=form.cleaned_data["reason"]
-                )
-            except ChargepayError as error:
-                messages.error(request, staff_error_message(error))
-            else:
-                self.message_user(
-                    request,
-                    f"Charge #{charge.pk}: the wallet gave {charge.amount_authorized}¢ back; a worker is telling the gateway.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:gateways_cardcharge_change", args=[charge.pk]))
         refund = charge.status == ChargeStatus.SETTLED
-        return render_staff_page(
+        return staff_action_page(
             request,
             self,
-            "admin/gateways/cardcharge/refund.html",
-            {
+            obj=charge,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: services.card_charge_refund_request(
+                charge_id=charge.pk, requested_by=request.user, reason=data["reason"]
+            ),
+            done=lambda refunding: (
+                f"Charge #{charge.pk}: the wallet gave {refunding.amount_authorized}¢ back; a worker is telling the gateway.",
+                reverse("admin:gateways_cardcharge_change", args=[charge.pk]),
+            ),
+            template="admin/gateways/cardcharge/refund.html",
+            context={
                 "title": f"{'Refund' if refund else 'Void'} card charge #{charge.pk}",
                 "charge": charge,
                 "refund": refund,
-                "form": form,
                 "confirm_label": "Refund" if refund else "Void",
                 "blocked": ""
                 if charge.status in REFUNDABLE_STATUSES
                 else f"A {charge.get_status_display().lower()} charge cannot be voided or refunded.",
             },
-            obj=charge,
         )
 
     def retry_capture_view(self, request, object_id: int):
         if not request.user.has_perm("gateways.retry_capture_cardcharge"):
             raise PermissionDenied
         charge = get_object_or_404(CardCharge.objects.select_related("customer", "payment_method"), pk=object_id)
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.card_charge_capture_retry(
-                    charge_id=charge.pk, requested_by=request.user, reason=form.cleaned_data["reason"]
-                )
-            except ChargepayError as error:
-                messages.error(request, staff_error_message(error))
-            else:
-                self.message_user(request, f"Charge #{charge.pk}: capture sent to a worker.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:gateways_cardcharge_change", args=[charge.pk]))
-        return render_staff_page(
+        return staff_action_page(
             request,
             self,
-            "admin/gateways/cardcharge/retry_capture.html",
-            {
+            obj=charge,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: services.card_charge_capture_retry(
+                charge_id=charge.pk, requested_by=request.user, reason=data["reason"]
+            ),
+            done=lambda _: (
+                f"Charge #{charge.pk}: capture sent to a worker.",
+                reverse("admin:gateways_cardcharge_change", args=[charge.pk]),
+            ),
+            template="admin/gateways/cardcharge/retry_capture.html",
+            context={
                 "title": f"Retry the capture of card charge #{charge.pk}",
                 "charge": charge,
-                "form": form,
                 "confirm_label": "Retry capture",
                 "blocked": ""
                 if charge.status == ChargeStatus.AUTHORIZED
                 else f"Only an authorized charge awaits capture; this one is {charge.get_status_display().lower()}.",
             },
-            obj=charge,
         )
 
 

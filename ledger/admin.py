@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
 from accounts.models import Customer
-from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_error_message
+from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, staff_action_page
 from chargepay.errors import ChargepayError
 
 from . import selectors, services
@@ -27,18 +27,19 @@ from .models import (
     ReconciliationFinding,
     ReconciliationRun,
     Transaction,
+    TransactionKind,
     TransactionStatus,
 )
 from .reconciliation import finding_resolve
 
 
-def reversal_limit(user) -> int | None:
-    """The largest kilometer movement `user` may reverse: None for any amount, 0 when they may not reverse."""
+def reversal_policy(user) -> tuple[int | None, tuple[TransactionKind, ...]]:
+    """What `user` may reverse: the largest kilometer movement (None: any) and which kinds. Finance: any amount
+    of any staff-reversible kind. Support: charging-session payments up to SUPPORT_REVERSAL_LIMIT_KM (grants and
+    corrections are finance's: reversing a correction would be a grant by another name)."""
     if user.has_perm("ledger.reverse_any_transaction"):
-        return None
-    if user.has_perm("ledger.reverse_transaction"):
-        return settings.SUPPORT_REVERSAL_LIMIT_KM
-    return 0
+        return None, services.STAFF_REVERSIBLE_KINDS
+    return settings.SUPPORT_REVERSAL_LIMIT_KM, (TransactionKind.PAY_FOR_CHARGING_SESSION,)
 
 
 def may_reverse(user) -> bool:
@@ -172,7 +173,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "may_reverse": may_reverse(request.user),
-            "reversible_kinds": [str(kind) for kind in services.STAFF_REVERSIBLE_KINDS],
+            "reversible_kinds": [str(kind) for kind in reversal_policy(request.user)[1]],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -180,43 +181,40 @@ class TransactionAdmin(ReadOnlyModelAdmin):
         if not may_reverse(request.user):
             raise PermissionDenied
         txn = get_object_or_404(Transaction.objects.select_related("partner", "customer"), pk=object_id)
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                reversal = services.transaction_reverse_by_staff(
-                    transaction_id=txn.pk,
-                    staff=request.user,
-                    reason=form.cleaned_data["reason"],
-                    amount_limit=reversal_limit(request.user),
-                )
-            except ChargepayError as error:
-                messages.error(request, staff_error_message(error))
-            else:
-                self.message_user(
-                    request, f"Transaction #{txn.pk} reversed by #{reversal.pk}; the wallet is restored.", messages.SUCCESS
-                )
-                return HttpResponseRedirect(reverse("admin:ledger_transaction_change", args=[txn.pk]))
+        limit, kinds = reversal_policy(request.user)
         moves = [
             {**move, "change": -move["amount"], "after": move["balance"] - move["amount"]}
             for move in selectors.transaction_wallet_moves(transaction_id=txn.pk)
         ]
-        limit = reversal_limit(request.user)
-        return render_staff_page(
+        already_reversed = txn.status != TransactionStatus.CONFIRMED
+        return staff_action_page(
             request,
             self,
-            "admin/ledger/transaction/reverse.html",
-            {
+            obj=txn,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: services.transaction_reverse_by_staff(
+                transaction_id=txn.pk, staff=request.user, reason=data["reason"], amount_limit=limit, kinds=kinds
+            ),
+            done=lambda reversal: (
+                f"Transaction #{txn.pk} reversed by #{reversal.pk}; the wallet is restored.",
+                reverse("admin:ledger_transaction_change", args=[txn.pk]),
+            ),
+            template="admin/ledger/transaction/reverse.html",
+            context={
                 "title": f"Reverse transaction #{txn.pk}",
                 "txn": txn,
-                "form": form,
                 "moves": moves,
                 "would_overdraw": any(move["after"] < 0 for move in moves),
-                "already_reversed": txn.status != TransactionStatus.CONFIRMED,
+                "already_reversed": already_reversed,
                 "reversible_kind": txn.kind in services.STAFF_REVERSIBLE_KINDS,
+                "yours_to_reverse": txn.kind in kinds,
                 "limit": limit,
                 "over_limit": limit is not None and any(abs(move["amount"]) > limit for move in moves),
+                # Nothing to confirm when it can only be refused (a state that may change, like the balance, is not here).
+                "blocked": "Nothing can be done here."
+                if already_reversed or txn.kind not in services.STAFF_REVERSIBLE_KINDS
+                else "",
             },
-            obj=txn,
         )
 
 

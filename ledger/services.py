@@ -216,11 +216,19 @@ def transaction_reverse(*, transaction_id: int, reversed_by: User, reason: str) 
 STAFF_REVERSIBLE_KINDS = (TransactionKind.PAY_FOR_CHARGING_SESSION, TransactionKind.KM_GRANT, TransactionKind.KM_ADJUSTMENT)
 
 
-def transaction_reverse_by_staff(*, transaction_id: int, staff: User, reason: str, amount_limit: int | None) -> Transaction:
+def transaction_reverse_by_staff(
+    *,
+    transaction_id: int,
+    staff: User,
+    reason: str,
+    amount_limit: int | None,
+    kinds: Sequence[TransactionKind] = STAFF_REVERSIBLE_KINDS,
+) -> Transaction:
     """A staff member reverses a kilometer transaction (see transaction_reverse), audited with the customer's
     balances before and after, in one database transaction.
 
-    `amount_limit` is the largest wallet movement (in kilometers) the staff member may reverse; None for any.
+    `amount_limit` is the largest wallet movement (in kilometers) the staff member may reverse, None for any;
+    `kinds` the transaction kinds they may reverse (a subset of STAFF_REVERSIBLE_KINDS).
     Locks the original transaction row, then the wallets it touched.
     Raises InvalidParameter (empty reason), ObjectNotFound, TransactionNotReversible (a card or reversal
     transaction), StaffLimitExceeded, TransactionAlreadyReversed, InsufficientBalance (the customer has spent
@@ -239,6 +247,8 @@ def transaction_reverse_by_staff(*, transaction_id: int, staff: User, reason: st
             raise TransactionNotReversible(
                 original.pk, "card money is given back by voiding or refunding its card charge, not by a reversal"
             )
+        if original.kind not in kinds:
+            raise TransactionNotReversible(original.pk, f"a {original.get_kind_display().lower()} is reversed by finance")
         moves = selectors.transaction_wallet_moves(transaction_id=original.pk)
         size = max((abs(move["amount"]) for move in moves), default=0)
         if amount_limit is not None and size > amount_limit:

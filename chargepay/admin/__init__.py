@@ -6,7 +6,8 @@ from .tools import (
     ReasonForm,
     masked_metadata,
     render_staff_page,
+    staff_action_page,
     staff_error_message,
 )
 
-__all__ = ["ReadOnlyModelAdmin", "ReasonForm", "masked_metadata", "render_staff_page", "staff_error_message"]
+__all__ = ["ReadOnlyModelAdmin", "ReasonForm", "masked_metadata", "render_staff_page", "staff_action_page", "staff_error_message"]

@@ -1,7 +1,11 @@
 """Shared back-office plumbing (see the package docstring)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from chargepay.errors import (
@@ -96,3 +100,33 @@ def render_staff_page(request, model_admin: admin.ModelAdmin, template: str, con
         **context,
     }
     return TemplateResponse(request, template, page, status=status)
+
+
+def staff_action_page(
+    request,
+    model_admin: admin.ModelAdmin,
+    *,
+    obj,
+    form: forms.Form,
+    perform: Callable[[dict], Any],
+    done: Callable[[Any], tuple[str, str]],
+    template: str,
+    context: dict,
+    describe_error: Callable[[ChargepayError], str] = staff_error_message,
+):
+    """The shape every staff action shares. GET: a confirmation page (`template`) with `form` (a required reason
+    at least). A valid POST calls `perform(cleaned_data)`, which makes one service call; a refusal (ChargepayError)
+    is said plainly on the same page and changes nothing; success shows `done(result)`'s message and goes to its
+    URL. `perform` may instead return an HttpResponse, which is the answer."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = perform(form.cleaned_data)
+        except ChargepayError as error:
+            messages.error(request, describe_error(error))
+        else:
+            if isinstance(result, HttpResponse):
+                return result
+            message, url = done(result)
+            model_admin.message_user(request, message, messages.SUCCESS)
+            return HttpResponseRedirect(url)
+    return render_staff_page(request, model_admin, template, {"form": form, **context}, obj=obj)

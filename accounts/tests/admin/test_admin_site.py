@@ -167,3 +167,11 @@ def test_batch_files_are_uploaded_but_never_changed_or_deleted(finance_client, s
     assert (change.status_code, delete.status_code) == (403, 403)
     stored.refresh_from_db()
     assert (stored.cycle_code, stored.uploaded_by) == ("C-2", finance_user)
+
+
+def test_partner_refresh_tokens_are_not_in_the_back_office(superuser_client, tokens):
+    # Given: a partner logged in, so an outstanding refresh token exists.
+    # Then: simplejwt's token pages are not registered, and no page shows the token.
+    assert superuser_client.get("/admin/token_blacklist/outstandingtoken/").status_code == 404
+    assert superuser_client.get("/admin/token_blacklist/blacklistedtoken/").status_code == 404
+    assert tokens["refreshToken"] not in superuser_client.get("/admin/").content.decode()

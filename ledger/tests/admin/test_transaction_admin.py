@@ -353,14 +353,14 @@ def test_an_already_reversed_transaction_is_refused_clearly(support_client, fina
     assert money_state() == before
 
 
-def test_a_reversal_that_would_overdraw_the_wallet_is_refused_clearly(support_client, funded_link, partner):
+def test_a_reversal_that_would_overdraw_the_wallet_is_refused_clearly(finance_client, funded_link, partner):
     # Given: 100 km granted, then 80 spent: reversing the grant would take 100 from a wallet holding 20.
     granted = Transaction.objects.get(kind=TransactionKind.KM_GRANT)
     pay(partner, "T-2001", 80)
     before = money_state()
 
-    page = support_client.get(reverse_url(granted))
-    response = support_client.post(reverse_url(granted), {"reason": "granted to the wrong customer"})
+    page = finance_client.get(reverse_url(granted))
+    response = finance_client.post(reverse_url(granted), {"reason": "granted to the wrong customer"})
 
     [move] = page.context["moves"]
     assert (move["balance"], move["change"], move["after"]) == (20, -100, -80)
@@ -420,6 +420,50 @@ def test_card_money_is_not_reversed_by_staff(superuser_client, customer):
     ]
     assert money_state() == before
     assert wallet_of(customer, Unit.USD_CENTS).balance == 500
+
+
+def test_support_reverses_payments_only_grants_and_corrections_are_for_finance(
+    support_client, finance_client, finance_user, funded_link
+):
+    # Given: a goodwill grant and a correction that took 30 km away, both by finance.
+    customer = funded_link.customer
+    correction = services.kilometers_change_by_staff(
+        customer=customer, kilometer=-30, goodwill=False, reason="double grant last week", staff=finance_user
+    )
+    grant_txn = Transaction.objects.get(customer=customer, kind=TransactionKind.KM_GRANT)
+    before = money_state()
+
+    # When: support tries to reverse the correction (which would hand the 30 km back: a grant by another name).
+    detail = support_client.get(change_url(correction))
+    page = support_client.get(reverse_url(correction))
+    response = support_client.post(reverse_url(correction), {"reason": "customer complained"})
+
+    # Then: no button, the page says who may, the post is refused and nothing changes.
+    assert 'id="reverse-transaction"' not in text(detail)
+    assert "Kilometers adjusted by staff transactions are reversed by finance." in text(page)
+    assert shown_messages(response) == [
+        f"Refused (TRANSACTION_NOT_REVERSIBLE): #{correction.pk}: a kilometers adjusted by staff is reversed by finance."
+    ]
+    assert support_client.post(reverse_url(grant_txn), {"reason": "customer complained"}).status_code == 200
+    assert money_state() == before
+
+    # And finance may reverse the correction: the 30 km come back.
+    assert 'id="reverse-transaction"' in text(finance_client.get(change_url(correction)))
+    response = finance_client.post(reverse_url(correction), {"reason": "the double grant was real after all"})
+    assert response.status_code == 302
+    assert wallet_of(customer).balance == 100
+    assert Transaction.objects.get(pk=correction.pk).status == TransactionStatus.CANCELLED
+
+
+def test_a_page_for_what_can_only_be_refused_offers_no_confirm_button(finance_client, finance_user, payment):
+    services.transaction_reverse_by_staff(
+        transaction_id=payment.pk, staff=finance_user, reason="charger fault, refund it", amount_limit=None
+    )
+
+    page = text(finance_client.get(reverse_url(payment)))
+
+    assert 'id="action-blocked"' in page
+    assert 'name="confirm"' not in page
 
 
 def test_a_reversal_is_not_reversed(finance_client, finance_user, payment):
