@@ -17,6 +17,9 @@ from gateways import services as gateway_services
 from ledger import services as ledger_services
 from ledger.models import Account, AccountKind, Unit
 
+# Fixtures every test package may use: the gateway sandbox, and back-office staff with logged-in clients.
+pytest_plugins = ["gateways.tests.fixtures", "accounts.tests.backoffice"]
+
 # The seed's sample request (seeds/000_77ee0850096d7345.txt), verbatim.
 SEED_REQUEST = {
     "transactionId": "348328463873",

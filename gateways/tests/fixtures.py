@@ -1,18 +1,8 @@
-"""Gateway fixtures: the real sandbox over loopback HTTP, and settings pointing the client at it; back-office staff
-(accounts.tests.backoffice) for the admin tests."""
+"""Gateway fixtures, shared by every test package (root conftest's pytest_plugins): the real sandbox over loopback
+HTTP, and settings pointing the client at it."""
 
 import pytest
 
-from accounts.tests.backoffice import (  # noqa: F401 (fixtures of the back-office tests)
-    finance_client,
-    finance_user,
-    nogroup_client,
-    nogroup_user,
-    superuser,
-    superuser_client,
-    support_client,
-    support_user,
-)
 from gateways.bridgecomm import protocol
 from gateways.sandbox import SandboxServer
 
