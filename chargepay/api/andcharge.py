@@ -6,7 +6,6 @@ Every &Charge view subclasses AndChargeView; every error it raises is answered a
 
 import logging
 import math
-from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
@@ -22,7 +21,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import selectors as accounts_selectors
-from accounts.models import Partner
+from accounts.models import Partner, PartnerApiKey
 from accounts.tokens import ANDCHARGE_API
 from chargepay import errors
 from chargepay.request_context import current_request_id
@@ -77,43 +76,94 @@ def andcharge_exception_handler(exc: Exception, context: dict) -> Response:
     return error_response(error)
 
 
-@dataclass(frozen=True)
 class PartnerPrincipal:
-    """The caller of the &Charge API: a partner, by a still-valid API key."""
+    """The caller of the &Charge API: a partner, by the claims of a genuine, unexpired access token.
 
-    partner: Partner
-    access_key_id: str
+    Whether the token's API key is still active (not revoked, partner active) is a database question, asked
+    once, on first use of `partner` (or by `verify()`); the payment path asks it inside its own posting.
+    """
+
     is_authenticated = True
 
+    def __init__(self, *, partner_code: str, access_key_id: str):
+        self.partner_code = partner_code
+        self.access_key_id = access_key_id
+        self._key: PartnerApiKey | None = None
+        self._verified = False
 
-class PartnerJWTAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <accessToken>`: a signed, unexpired &Charge access token whose API key is
-    still active (one indexed query). Anything else is AUTHORIZATION_INVALID."""
+    @property
+    def verified(self) -> bool:
+        return self._verified
+
+    def verify(self) -> bool:
+        """True when the token's key is active and belongs to the token's partner (one indexed query, once)."""
+        if not self._verified:
+            key = accounts_selectors.api_key_get_active(access_key_id=self.access_key_id)
+            self._key = key if key is not None and key.partner.code == self.partner_code else None
+            self._verified = True
+        return self._key is not None
+
+    def mark_verified(self, *, partner: Partner) -> None:
+        """The key was found active by a query that did other work too (the payment's posting)."""
+        self._key = PartnerApiKey(access_key_id=self.access_key_id, partner=partner)
+        self._verified = True
+
+    @property
+    def partner(self) -> Partner:
+        if not self.verify():
+            raise errors.AuthorizationInvalid()
+        return self._key.partner
+
+
+def _partner_token_claims(request) -> PartnerPrincipal | None:
+    """The principal named by a genuine &Charge access token (signature, algorithm, expiry, issuer, audience,
+    token type, api claim), without touching the database. None without an Authorization header."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw or " " in raw:
+        raise errors.AuthorizationInvalid()
+    try:
+        token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
+    except TokenError:
+        raise errors.AuthorizationInvalid() from None
+    partner_code, access_key_id = token.get("partner"), token.get("kid")
+    if token.get("api") != ANDCHARGE_API or not isinstance(partner_code, str) or not isinstance(access_key_id, str):
+        raise errors.AuthorizationInvalid()
+    if not partner_code or not access_key_id:
+        raise errors.AuthorizationInvalid()
+    return PartnerPrincipal(partner_code=partner_code, access_key_id=access_key_id)
+
+
+class PartnerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <accessToken>`, checked from the token alone (no database): a signed, unexpired
+    &Charge access token. Whether its key was revoked is checked later (PartnerPrincipal.verify)."""
 
     def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer" or not raw or " " in raw:
-            raise errors.AuthorizationInvalid()
-        try:
-            token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
-        except TokenError:
-            raise errors.AuthorizationInvalid() from None
-        if token.get("api") != ANDCHARGE_API:
-            raise errors.AuthorizationInvalid()
-        key = accounts_selectors.api_key_get_active(access_key_id=token.get("kid", ""))
-        if key is None or key.partner.code != token.get("partner"):
-            raise errors.AuthorizationInvalid()
-        return PartnerPrincipal(partner=key.partner, access_key_id=key.access_key_id), token
+        principal = _partner_token_claims(request)
+        return None if principal is None else (principal, None)
 
     def authenticate_header(self, request):
         return "Bearer"
 
 
+class PartnerJWTAuthentication(PartnerTokenAuthentication):
+    """`Authorization: Bearer <accessToken>`: a signed, unexpired &Charge access token whose API key is
+    still active (one indexed query). Anything else is AUTHORIZATION_INVALID."""
+
+    def authenticate(self, request):
+        principal = _partner_token_claims(request)
+        if principal is None:
+            return None
+        if not principal.verify():
+            raise errors.AuthorizationInvalid()
+        return principal, None
+
+
 class PartnerJWTAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = PartnerJWTAuthentication
+    target_class = PartnerTokenAuthentication
+    match_subclasses = True
     name = "partnerAccessToken"
 
     def get_security_definition(self, auto_schema):
@@ -127,7 +177,7 @@ class IsPathPartner(BasePermission):
         principal = request.user
         if not isinstance(principal, PartnerPrincipal):
             return False
-        if principal.partner.code != view.kwargs.get("partner_id"):
+        if principal.partner_code != view.kwargs.get("partner_id"):
             raise errors.AccessDenied()
         return True
 
