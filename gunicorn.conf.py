@@ -1,7 +1,7 @@
 """gunicorn settings for the web process (read from the working directory; `make bench` and docker-compose use it).
 
 Workers and threads come from the environment so an operator sizes them to the machine:
-WEB_CONCURRENCY (processes, default 2 × cores) and GUNICORN_THREADS (threads per process, default 2). A payment
+WEB_CONCURRENCY (processes, default 2 per core) and GUNICORN_THREADS (threads per process, default 2). A payment
 spends most of its time waiting for PostgreSQL, so a second thread per process overlaps that wait; more threads
 only add contention for the GIL.
 """

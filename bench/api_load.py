@@ -336,7 +336,7 @@ def evaluate_goals(rows: list[Row], checks: dict) -> list[tuple[str, bool | None
 def render(rows: list[Row], args, goals, checks) -> str:
     by_key = {row.key: row for row in rows}
     lines = [
-        f"| row | requests/s | p50 ms | p99 ms | errors | ratio to ping | load avg during |",
+        "| row | requests/s | p50 ms | p99 ms | errors | ratio to ping | load avg during |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
@@ -405,7 +405,7 @@ def main() -> int:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
         )
         web_env = dict(env, GUNICORN_BIND=f"127.0.0.1:{web_port}")
         server_log = open(ROOT / "bench" / ".gunicorn.log", "w")  # noqa: SIM115 (closed in finally)
@@ -417,7 +417,7 @@ def main() -> int:
                 stdout=server_log,
                 stderr=server_log,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         )
         base = f"http://127.0.0.1:{web_port}"
         wait_http(f"http://127.0.0.1:{gateway_port}/_sandbox/health")
