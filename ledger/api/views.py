@@ -54,15 +54,18 @@ class AccountTransactionsView(AndChargeView):
     )
     def post(self, request, partner_id: str, user_id: str):
         data = validated(TransactionRequestSerializer, request)
-        txn = services.charging_session_pay(
-            partner=self.partner,
+        principal = request.user
+        # The token's key is checked inside the posting's own database round trip (not before it).
+        txn = services.charging_session_pay_with_key(
+            access_key_id=principal.access_key_id,
+            partner_code=principal.partner_code,
             external_user_id=user_id,
             external_id=data["transactionId"],
             kilometer=data["kilometer"],
             reference=data.get("transactionReference") or "",
             service_data=data["serviceSpecificData"],
         )
-        txn = selectors.transaction_with_wallet_amount(transaction_id=txn.pk)
+        principal.mark_verified(partner=txn.partner)
         return Response(TransactionSerializer(txn).data, status=201)
 
     @extend_schema(
