@@ -228,6 +228,55 @@ def run_wrk(base: str, row: Row, token: str, users: str, duration: float, nonce:
     return data
 
 
+def profile_row(base: str, master_pid: int, credentials: dict, users: str, args) -> int:
+    """py-spy samples every gunicorn worker while wrk runs Charge&Pay POST at 16 connections (an extra run, not
+    counted in the table: sampling slows the workers). Writes the collapsed stacks and a summary to bench/profiles/."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    out = ROOT / "bench" / "profiles"
+    out.mkdir(exist_ok=True)
+    raw = out / "pay-c16.collapsed.txt"
+    seconds = max(args.duration, 5)
+    spy = subprocess.Popen(
+        [str(py_spy), "record", "--pid", str(master_pid), "--subprocesses", "--format", "raw",
+         "--rate", "250", "--duration", str(seconds + 1), "--output", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1)
+    result = run_wrk(base, Row("profile", "pay", 16), partner_token(base, credentials), users, seconds, "profile")
+    spy.wait(timeout=60)
+    summary = summarize_profile(raw)
+    (out / "pay-c16.summary.txt").write_text(summary)
+    print(f"profile (py-spy, {result['rps']:,.0f} req/s while sampled): {raw.relative_to(ROOT)}")
+    print(summary)
+    return result["ok"]
+
+
+def summarize_profile(raw: Path, top: int = 25) -> str:
+    """Where the workers' CPU goes: inclusive and own share per function of the samples taken while on CPU."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = [frame.split(" (")[0] + " (" + frame.split(" (")[-1] if " (" in frame else frame for frame in stack.split(";")]
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in frames][1:]  # drop the process frame, line numbers
+        total += samples
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + samples
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + samples
+    lines = [f"{total} on-CPU samples over all gunicorn workers", "", "inclusive:"]
+    for frame, samples in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {samples / total:6.1%}  {frame}")
+    lines += ["", "own (leaf):"]
+    for frame, samples in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {samples / total:6.1%}  {frame}")
+    return "\n".join(lines) + "\n"
+
+
 def build_rows(args) -> list[Row]:
     rows = []
     for c in args.concurrency:
@@ -379,6 +428,7 @@ def main() -> int:
         default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/chargepay_bench_api"),
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument("--profile", action="store_true", help="after the rounds, profile a Charge&Pay run with py-spy")
     parser.add_argument("--results", help="write the results (markdown) to this file")
     parser.add_argument("--command", default="make bench", help="the command to quote in the results")
     args = parser.parse_args()
@@ -455,6 +505,8 @@ def main() -> int:
                     f" {result['statuses']} (load {load})",
                     flush=True,
                 )
+        if args.profile:
+            warm_paid += profile_row(base, processes[-1].pid, credentials, users, args)
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -468,7 +520,9 @@ def main() -> int:
     checks = ledger_checks(
         args.database_url,
         sum(run["ok"] for row in rows if row.mode in ("pay", "pay-hot") for run in row.runs) + warm_paid,
-        sum(row.connections * len(row.runs) for row in rows if row.mode in ("pay", "pay-hot")) + 8 * bool(args.warmup),
+        sum(row.connections * len(row.runs) for row in rows if row.mode in ("pay", "pay-hot"))
+        + 8 * bool(args.warmup)
+        + 16 * args.profile,
     )
     goals = evaluate_goals(rows, checks)
     meta = {

@@ -8,7 +8,12 @@ from chargepay.api.andcharge import AndChargeView, ErrorSerializer
 from chargepay.api.fields import validated
 from ledger import selectors, services
 
-from .serializers import AccountSummarySerializer, TransactionRequestSerializer, TransactionSerializer
+from .serializers import (
+    AccountSummarySerializer,
+    TransactionRequestSerializer,
+    TransactionSerializer,
+    transaction_request_fast,
+)
 
 MAX_PAGE_SIZE = 100
 
@@ -53,7 +58,7 @@ class AccountTransactionsView(AndChargeView):
         },
     )
     def post(self, request, partner_id: str, user_id: str):
-        data = validated(TransactionRequestSerializer, request)
+        data = transaction_request_fast(request.data) or validated(TransactionRequestSerializer, request)
         principal = request.user
         # The token's key is checked inside the posting's own database round trip (not before it).
         txn = services.charging_session_pay_with_key(
