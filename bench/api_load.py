@@ -237,7 +237,7 @@ def profile_row(base: str, master_pid: int, credentials: dict, users: str, args)
     raw = out / "pay-c16.collapsed.txt"
     seconds = max(args.duration, 5)
     spy = subprocess.Popen(
-        [str(py_spy), "record", "--pid", str(master_pid), "--subprocesses", "--format", "raw",
+        [str(py_spy), "record", "--pid", str(master_pid), "--subprocesses", "--gil", "--format", "raw",
          "--rate", "250", "--duration", str(seconds + 1), "--output", str(raw), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

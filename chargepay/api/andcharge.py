@@ -7,10 +7,15 @@ Every &Charge view subclasses AndChargeView; every error it raises is answered a
 import hashlib
 import logging
 import math
+import threading
+import time
+from collections import OrderedDict
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions as drf_exceptions
@@ -118,6 +123,46 @@ class PartnerPrincipal:
         return self._key.partner
 
 
+# Access tokens this process has verified: raw token → (partner code, key id, exp). A partner reuses one access
+# token for its whole lifetime (minutes, thousands of requests); its signature, algorithm, issuer, audience and
+# claims cannot change, so they are checked once. Expiry is checked on every use. Bounded; cleared when the JWT
+# settings change. Revocation is never cached (PartnerPrincipal.verify asks the database).
+_VERIFIED_TOKENS: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
+_VERIFIED_TOKENS_MAX = 4096
+_verified_tokens_lock = threading.Lock()
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens(*, setting, **kwargs):
+    if setting in ("SIMPLE_JWT", "JWT_SIGNING_KEY"):
+        with _verified_tokens_lock:
+            _VERIFIED_TOKENS.clear()
+
+
+def _verified_access_token(raw: str) -> tuple[str, str]:
+    """(partner code, API key id) of a genuine, unexpired &Charge access token. Raises AuthorizationInvalid."""
+    known = _VERIFIED_TOKENS.get(raw)
+    if known is not None:
+        partner_code, access_key_id, expires_at = known
+        if time.time() < expires_at:
+            return partner_code, access_key_id
+        raise errors.AuthorizationInvalid()
+    try:
+        token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
+    except TokenError:
+        raise errors.AuthorizationInvalid() from None
+    partner_code, access_key_id, expires_at = token.get("partner"), token.get("kid"), token.get("exp")
+    if token.get("api") != ANDCHARGE_API or not isinstance(partner_code, str) or not isinstance(access_key_id, str):
+        raise errors.AuthorizationInvalid()
+    if not partner_code or not access_key_id or not isinstance(expires_at, int | float):
+        raise errors.AuthorizationInvalid()
+    with _verified_tokens_lock:
+        _VERIFIED_TOKENS[raw] = (partner_code, access_key_id, float(expires_at))
+        while len(_VERIFIED_TOKENS) > _VERIFIED_TOKENS_MAX:
+            _VERIFIED_TOKENS.popitem(last=False)
+    return partner_code, access_key_id
+
+
 def _partner_token_claims(request) -> PartnerPrincipal | None:
     """The principal named by a genuine &Charge access token (signature, algorithm, expiry, issuer, audience,
     token type, api claim), without touching the database. None without an Authorization header."""
@@ -127,15 +172,7 @@ def _partner_token_claims(request) -> PartnerPrincipal | None:
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw or " " in raw:
         raise errors.AuthorizationInvalid()
-    try:
-        token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
-    except TokenError:
-        raise errors.AuthorizationInvalid() from None
-    partner_code, access_key_id = token.get("partner"), token.get("kid")
-    if token.get("api") != ANDCHARGE_API or not isinstance(partner_code, str) or not isinstance(access_key_id, str):
-        raise errors.AuthorizationInvalid()
-    if not partner_code or not access_key_id:
-        raise errors.AuthorizationInvalid()
+    partner_code, access_key_id = _verified_access_token(raw)
     return PartnerPrincipal(partner_code=partner_code, access_key_id=access_key_id)
 
 

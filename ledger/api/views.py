@@ -12,6 +12,7 @@ from .serializers import (
     AccountSummarySerializer,
     TransactionRequestSerializer,
     TransactionSerializer,
+    transaction_representation,
     transaction_request_fast,
 )
 
@@ -71,7 +72,7 @@ class AccountTransactionsView(AndChargeView):
             service_data=data["serviceSpecificData"],
         )
         principal.mark_verified(partner=txn.partner)
-        return Response(TransactionSerializer(txn).data, status=201)
+        return Response(transaction_representation(txn), status=201)
 
     @extend_schema(
         operation_id="listTransactions",

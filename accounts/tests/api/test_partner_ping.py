@@ -1,5 +1,6 @@
 """`GET /v1/partners/{partnerId}/ping`: the partners' liveness check (token checked, no database, no rate limit)."""
 
+import time
 from datetime import timedelta
 
 import jwt
@@ -105,3 +106,16 @@ def test_ping_is_in_the_andcharge_schema(client):
     operation = schema["paths"]["/v1/partners/{partner_id}/ping"]["get"]
     assert operation["operationId"] == "ping"
     assert {"200", "401", "403"} <= set(operation["responses"])
+
+
+def test_a_token_checked_once_still_expires_on_time(tokens):
+    """Verified tokens are remembered per process, but their expiry is checked on every use."""
+    token = AccessToken(tokens["accessToken"])
+    token.set_exp(lifetime=timedelta(seconds=1))
+    assert ping(f"Bearer {token}").status_code == 200
+
+    time.sleep(1.1)
+
+    response = ping(f"Bearer {token}")
+    assert response.status_code == 401
+    assert response.json() == AUTHORIZATION_INVALID
