@@ -121,6 +121,13 @@ def recreate_database(database_url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def drop_database(database_url: str) -> None:
+    url, name = admin_url(database_url)
+    if re.fullmatch(r"chargepay_bench\w*", name):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run_manage(env: dict, *argv: str) -> str:
     result = subprocess.run([sys.executable, "manage.py", *argv], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return result.stdout
@@ -431,6 +438,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="after the rounds, profile a Charge&Pay run with py-spy")
     parser.add_argument("--results", help="write the results (markdown) to this file")
     parser.add_argument("--command", default="make bench", help="the command to quote in the results")
+    parser.add_argument("--drop-database", action="store_true", help="drop the benchmark database afterwards")
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -444,7 +452,7 @@ def main() -> int:
     credentials = seed(env, args.wallets)
     import redis
 
-    redis.Redis.from_url(args.redis_url).flushdb()
+    redis.Redis.from_url(args.redis_url).delete("celery")  # captures queued by earlier runs (no worker runs here)
 
     processes = []
     try:
@@ -543,6 +551,8 @@ def main() -> int:
             f" Server: {meta['server']}. Load generator: wrk (2 threads) on the same machine. Command: `{meta['command']}`."
         )
         Path(args.results).write_text(header + "\n\n" + table + "\n")
+    if args.drop_database:
+        drop_database(args.database_url)
     errors = sum(row.errors for row in rows)
     return 0 if checks["ok"] and errors == 0 else 1
 
