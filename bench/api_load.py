@@ -27,6 +27,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -235,32 +236,70 @@ def run_wrk(base: str, row: Row, token: str, users: str, duration: float, nonce:
     return data
 
 
-def profile_row(base: str, master_pid: int, credentials: dict, users: str, args) -> int:
-    """py-spy samples every gunicorn worker while wrk runs Charge&Pay POST at 16 connections (an extra run, not
-    counted in the table: sampling slows the workers). Writes the collapsed stacks and a summary to bench/profiles/."""
+def profile_row(base: str, master_pid: int, credentials: dict, users: str, args, hop: tuple[str, str]) -> int:
+    """Profiles one extra run of Charge&Pay POST (or, with --profile-mode hop, HOP charge POST) at 16 connections,
+    not counted in the table (sampling slows the workers), three ways at once:
+    - py-spy --gil: where the workers' CPU goes (only the thread holding each worker's GIL is sampled);
+    - py-spy --idle: where the workers' wall time goes (waiting on PostgreSQL, Redis, the gateway included);
+    - pg_stat_activity sampled 20 times a second: what the server's backends of this database are doing.
+    Writes bench/profiles/<mode>-c16.{gil,wall}.collapsed.txt and <mode>-c16.summary.txt. Returns the payments made."""
     py_spy = Path(sys.executable).parent / "py-spy"
     out = ROOT / "bench" / "profiles"
     out.mkdir(exist_ok=True)
-    raw = out / "pay-c16.collapsed.txt"
+    mode = args.profile_mode
     seconds = max(args.duration, 5)
-    spy = subprocess.Popen(
-        [str(py_spy), "record", "--pid", str(master_pid), "--subprocesses", "--gil", "--format", "raw",
-         "--rate", "250", "--duration", str(seconds + 1), "--output", str(raw), "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    raws = {kind: out / f"{mode}-c16.{kind}.collapsed.txt" for kind in ("gil", "wall")}
+    spies = []
+    for kind, raw in raws.items():
+        command = [str(py_spy), "record", "--pid", str(master_pid), "--subprocesses", "--gil" if kind == "gil" else "--idle"]
+        command += ["--format", "raw", "--rate", "200", "--duration", str(seconds + 1), "--output", str(raw), "--nonblocking"]
+        spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    waits: dict[str, int] = {}
+    stop = threading.Event()
+
+    def sample_backends() -> None:
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            while not stop.wait(0.05):
+                for state, event in conn.execute(
+                    "SELECT state, coalesce(wait_event_type || ':' || wait_event, 'on CPU') FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                ).fetchall():
+                    name = "idle (waiting for the application)" if state == "idle" else f"{state}, {event}"
+                    waits[name] = waits.get(name, 0) + 1
+
+    sampler = threading.Thread(target=sample_backends, daemon=True)
     time.sleep(1)
-    result = run_wrk(base, Row("profile", "pay", 16), partner_token(base, credentials), users, seconds, "profile")
-    spy.wait(timeout=60)
-    summary = summarize_profile(raw)
-    (out / "pay-c16.summary.txt").write_text(summary)
-    print(f"profile (py-spy, {result['rps']:,.0f} req/s while sampled): {raw.relative_to(ROOT)}")
+    token, targets = (hop[0], hop[1]) if mode == "hop" else (partner_token(base, credentials), users)
+    sampler.start()
+    result = run_wrk(base, Row("profile", mode, 16), token, targets, seconds, "profile")
+    stop.set()
+    sampler.join(timeout=5)
+    for spy in spies:
+        spy.wait(timeout=60)
+    total = sum(waits.values()) or 1
+    backends = [f"PostgreSQL backends of {Path(args.database_url).name} (pg_stat_activity, sampled every 50 ms):"]
+    backends += [f"  {count / total:6.1%}  {name}" for name, count in sorted(waits.items(), key=lambda item: -item[1])]
+    summary = (
+        f"{mode} at 16 connections: {result['rps']:,.0f} req/s while sampled (load {load_average()})\n\n"
+        + "CPU (py-spy --gil)\n" + summarize_profile(raws["gil"], "samples of the GIL holder")
+        + "\nWall time (py-spy --idle)\n" + summarize_profile(
+            raws["wall"], "samples of threads serving a request, waiting or not", only_requests=True
+        )
+        + "\n" + "\n".join(backends) + "\n"
+    )  # fmt: skip
+    (out / f"{mode}-c16.summary.txt").write_text(summary)
+    print(f"profile: bench/profiles/{mode}-c16.summary.txt")
     print(summary)
-    return result["ok"]
+    return result["ok"] if mode == "pay" else 0
 
 
 PROFILE_PARTS = [
     # (part of the request, a frame that marks it), first match wins
     ("rate limit (Redis round trip)", "PartnerRateThrottle.allow_request"),
+    ("HOP: the gateway call (HTTP to the sandbox)", "bridgecomm/client.py"),
+    ("HOP: enqueueing the capture (Celery, Redis)", "gateways/queue.py"),
+    ("HOP: recording the authorization, the ledger credit", "card_charge_record_authorization"),
+    ("HOP: other charge work (queries, the charge row)", "_ChargeCreateView"),
     ("token check (JWT)", "_partner_token_claims"),
     ("body validation (fast path)", "transaction_request_fast"),
     ("body validation (serializer)", "TransactionRequestSerializer"),
@@ -273,25 +312,27 @@ PROFILE_PARTS = [
 ]
 
 
-def summarize_profile(raw: Path, top: int = 25) -> str:
-    """Where the workers' CPU goes (py-spy --gil: only the thread holding each worker's GIL is sampled): the share
-    of each part of a request, then the functions with the most samples of their own."""
+def summarize_profile(raw: Path, what: str, top: int = 20, only_requests: bool = False) -> str:
+    """The share of each part of a request in a py-spy recording, then the functions with the most own samples."""
     parts: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in (raw.read_text() if raw.exists() else "").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         samples = int(count)
         frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
         frames = [re.sub(r":\d+\)$", ")", frame) for frame in frames]
+        if only_requests and not any("WSGIHandler.__call__" in frame for frame in frames):
+            continue  # a thread waiting for work, not serving a request
         total += samples
         part = next((name for name, marker in PROFILE_PARTS if any(marker in frame for frame in frames)), "other")
         parts[part] = parts.get(part, 0) + samples
         if frames:
             own[frames[-1]] = own.get(frames[-1], 0) + samples
-    lines = [f"{total} samples of the GIL holder over all gunicorn workers", "", "by part of the request:"]
+    lines = [f"{total} {what}, over all gunicorn workers", "", "by part of the request:"]
+    total = total or 1
     for part, samples in sorted(parts.items(), key=lambda item: -item[1]):
         lines.append(f"  {samples / total:6.1%}  {part}")
     lines += ["", "functions with the most own samples:"]
@@ -468,6 +509,7 @@ def main() -> int:
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
     parser.add_argument("--profile", action="store_true", help="after the rounds, profile a Charge&Pay run with py-spy")
+    parser.add_argument("--profile-mode", choices=["pay", "hop"], default="pay", help="what --profile loads")
     parser.add_argument("--results", help="write the results (markdown) to this file")
     parser.add_argument("--command", default="make bench", help="the command to quote in the results")
     parser.add_argument("--drop-database", action="store_true", help="drop the benchmark database afterwards")
@@ -546,7 +588,8 @@ def main() -> int:
                     flush=True,
                 )
         if args.profile:
-            warm_paid += profile_row(base, processes[-1].pid, credentials, users, args)
+            hop = (hop_jwt or hop_token(base), hop_users)
+            warm_paid += profile_row(base, processes[-1].pid, credentials, users, args, hop)
     finally:
         for process in reversed(processes):
             if process.poll() is None:

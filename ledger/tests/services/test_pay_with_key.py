@@ -226,3 +226,17 @@ def test_one_transaction_id_sent_concurrently_on_an_almost_empty_wallet_is_409_n
     assert sum(isinstance(r, Transaction) for r in results) == 1
     assert sum(isinstance(r, TransactionAlreadyProcessed) for r in results) == 9
     assert wallet_of(link.customer).balance == 0
+
+
+def test_no_partner_only_index_can_take_the_duplicate_checks_place(db):
+    """Measured in the load benchmark: with statistics from before the partner's first payment (and this server's
+    autovacuum off), the planner preferred a partner-only index for `partner_id = ? AND external_id = ?` and read the
+    partner's whole history on every payment (13.7 ms at 60 000 payments, against 0.07 ms on the unique index)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ledger_transaction' AND indexdef LIKE %s",
+            ["%(partner_id)%"],
+        )
+        partner_only = cursor.fetchall()
+
+    assert partner_only == []
