@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -271,7 +272,12 @@ def profile_row(base: str, master_pid: int, credentials: dict, users: str, args,
     time.sleep(1)
     token, targets = (hop[0], hop[1]) if mode == "hop" else (partner_token(base, credentials), users)
     sampler.start()
+    cpu_before, children_before = cpu_by_program(), resource.getrusage(resource.RUSAGE_CHILDREN)
     result = run_wrk(base, Row("profile", mode, 16), token, targets, seconds, "profile")
+    cpu_after, children_after = cpu_by_program(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # wrk has ended by now, so /proc no longer shows it: take its CPU from this process's finished children.
+    wrk_seconds = (children_after.ru_utime + children_after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    cpu_after["wrk (load generator)"] = round(wrk_seconds * os.sysconf("SC_CLK_TCK"))
     stop.set()
     sampler.join(timeout=5)
     for spy in spies:
@@ -279,8 +285,19 @@ def profile_row(base: str, master_pid: int, credentials: dict, users: str, args,
     total = sum(waits.values()) or 1
     backends = [f"PostgreSQL backends of {Path(args.database_url).name} (pg_stat_activity, sampled every 50 ms):"]
     backends += [f"  {count / total:6.1%}  {name}" for name, count in sorted(waits.items(), key=lambda item: -item[1])]
+    used = {name: cpu_after.get(name, 0) - cpu_before.get(name, 0) for name in cpu_after}
+    cores = [f"CPU time of the whole machine during the run, by program ({os.cpu_count()} cores, {seconds} s, /proc):"]
+    cores += [
+        f"  {ticks / os.sysconf('SC_CLK_TCK') / seconds:5.2f} cores  {name}"
+        for name, ticks in sorted(used.items(), key=lambda item: -item[1])
+        if ticks > 0
+    ][:10]
+    cores.append(
+        f"  = {result['requests'] / max(sum(used.values()) / os.sysconf('SC_CLK_TCK'), 1e-9):,.0f} requests per CPU-second"
+    )
     summary = (
         f"{mode} at 16 connections: {result['rps']:,.0f} req/s while sampled (load {load_average()})\n\n"
+        + "\n".join(cores) + "\n\n"
         + "CPU (py-spy --gil)\n" + summarize_profile(raws["gil"], "samples of the GIL holder")
         + "\nWall time (py-spy --idle)\n" + summarize_profile(
             raws["wall"], "samples of threads serving a request, waiting or not", only_requests=True
@@ -291,6 +308,22 @@ def profile_row(base: str, master_pid: int, credentials: dict, users: str, args,
     print(f"profile: bench/profiles/{mode}-c16.summary.txt")
     print(summary)
     return result["ok"] if mode == "pay" else 0
+
+
+def cpu_by_program() -> dict[str, int]:
+    """Clock ticks of user + system CPU used so far by every process on the machine, summed by program name (the
+    py-spy samplers and this script are listed too)."""
+    ticks: dict[str, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue  # the process ended
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        name = "gunicorn (chargepay)" if name.startswith("gunicorn") else name
+        ticks[name] = ticks.get(name, 0) + int(fields[11]) + int(fields[12])
+    return ticks
 
 
 PROFILE_PARTS = [
@@ -567,6 +600,8 @@ def main() -> int:
                 warm_paid += run_wrk(base, Row("warm-up", mode, 8), token, users, args.warmup, f"warm{mode}")["ok"] * (
                     mode == "pay"
                 )
+        with psycopg.connect(args.database_url, autocommit=True) as conn:
+            conn.execute("ANALYZE")  # what autovacuum does in production after the first payments (it may be off here)
         for round_number in range(args.runs):
             for row in run_order(rows, round_number):
                 token = hop_jwt if row.mode == "hop" else partner_token(base, credentials)
