@@ -542,7 +542,7 @@ def main() -> int:
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8"))
     parser.add_argument("--profile", action="store_true", help="after the rounds, profile a Charge&Pay run with py-spy")
-    parser.add_argument("--profile-mode", choices=["pay", "hop"], default="pay", help="what --profile loads")
+    parser.add_argument("--profile-mode", choices=["pay", "hop", "ping"], default="pay", help="what --profile loads")
     parser.add_argument("--results", help="write the results (markdown) to this file")
     parser.add_argument("--command", default="make bench", help="the command to quote in the results")
     parser.add_argument("--drop-database", action="store_true", help="drop the benchmark database afterwards")
