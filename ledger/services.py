@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -155,6 +155,13 @@ def charging_session_pay(
 
 
 _PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSUFFICIENT_BALANCE_SQLSTATE = "CP422"  # raised by ledger_charging_session_pay (migration 0009), balance in DETAIL
+
+
+def _pay_statement(params: list) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(_PAY_STATEMENT, params)
+        return cursor.fetchone()
 
 
 def charging_session_pay_with_key(
@@ -199,31 +206,36 @@ def charging_session_pay_with_key(
     created_at = timezone.now()
     evse_id = service_data.get("EVSE_ID", "")
     field = Transaction._meta.get_field("service_data")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PAY_STATEMENT,
-            [
-                access_key_id,
-                partner_code,
-                None,
-                external_user_id,
-                external_id,
-                kilometer,
-                reference,
-                evse_id,
-                field.get_db_prep_value(service_data, connection),
-                created_at,
-            ],
-        )
-        outcome, txn_id, partner_id, partner_name, customer_id, available = cursor.fetchone()
+    params = [
+        access_key_id,
+        partner_code,
+        None,
+        external_user_id,
+        external_id,
+        kilometer,
+        reference,
+        evse_id,
+        field.get_db_prep_value(service_data, connection),
+        created_at,
+    ]
+    try:
+        if connection.in_atomic_block:
+            # A savepoint: a refused debit raises in the database, which must not break the caller's transaction.
+            with transaction.atomic():
+                row = _pay_statement(params)
+        else:
+            row = _pay_statement(params)  # autocommit: the statement is its own transaction, one round trip
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) != _INSUFFICIENT_BALANCE_SQLSTATE:
+            raise
+        raise InsufficientBalance(int(error.__cause__.diag.message_detail), kilometer) from None
+    outcome, txn_id, partner_id, partner_name, customer_id, _ = row
     if outcome == "AUTHORIZATION_INVALID":
         raise AuthorizationInvalid()
     if outcome == "TRANSACTION_ALREADY_PROCESSED":
         raise TransactionAlreadyProcessed(external_id)
     if outcome == "REFERENCED_OBJECT_NOT_FOUND":
         raise ObjectNotFound("user", external_user_id)
-    if outcome == "ACCOUNT_BALANCE_NOT_SUFFICIENT":
-        raise InsufficientBalance(available, kilometer)
     if outcome != "CONFIRMED":
         raise RuntimeError(f"ledger_charging_session_pay answered {outcome!r}")
     txn = Transaction(

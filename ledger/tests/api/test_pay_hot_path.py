@@ -17,6 +17,7 @@ from ledger.models import Transaction
 AUTHORIZATION_INVALID = {"error": "AUTHORIZATION_INVALID", "args": []}
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_payment_is_one_database_statement(api, funded_link, seed_request):
     with CaptureQueriesContext(connection) as queries:
         response = api.post(pay_url(), seed_request, format="json")

@@ -45,11 +45,27 @@ def snapshot() -> dict:
     }
 
 
+def statements(queries) -> list[str]:
+    """The captured SQL without the savepoint a test's transaction puts around the call."""
+    return [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_a_payment_is_exactly_one_round_trip(key, funded_link):
+    """As the API calls it (no transaction open): one statement, which is its own transaction, and no savepoint."""
+    with CaptureQueriesContext(connection) as queries:
+        pay(key)
+
+    assert len(queries) == 1
+    assert "ledger_charging_session_pay" in queries[0]["sql"]
+    assert wallet_of(funded_link.customer).balance == 93
+
+
 def test_a_payment_is_one_statement_and_records_what_the_orm_path_records(key, funded_link):
     with CaptureQueriesContext(connection) as queries:
         txn = pay(key, km=38, reference="ref-1")
 
-    assert len(queries) == 1
+    assert len(statements(queries)) == 1
     assert wallet_of(funded_link.customer).balance == 62
     stored = Transaction.objects.get(pk=txn.pk)
     assert (stored.kind, stored.status, stored.customer_id, stored.partner_id) == (
@@ -110,13 +126,15 @@ def test_a_user_without_a_confirmed_link_is_not_found(key, partner, confirmed):
 
 
 def test_insufficient_balance_reports_available_and_requested_and_writes_nothing(key, funded_link):
+    """The transaction row is inserted before the debit is refused; the refusal undoes it (here: its savepoint,
+    and the caller's transaction goes on)."""
     before = snapshot()
 
     with pytest.raises(InsufficientBalance) as caught:
         pay(key, km=101)
 
     assert caught.value.args == (100, 101)
-    assert snapshot() == before
+    assert snapshot() == before  # also proves the caller's transaction is still usable
     assert not Transaction.objects.filter(external_id="t1").exists()
     pay(key, km=100)  # the refused id was not consumed
     assert wallet_of(funded_link.customer).balance == 0
@@ -179,6 +197,18 @@ def _concurrently(calls: list) -> list:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_autocommit_an_insufficient_balance_leaves_nothing_behind(key, funded_link):
+    before = snapshot()
+
+    with pytest.raises(InsufficientBalance) as caught:
+        pay(key, km=101)
+
+    assert caught.value.args == (100, 101)
+    assert snapshot() == before
+    assert pay(key, km=100).external_id == "t1"  # the refused id was not consumed
 
 
 @pytest.mark.django_db(transaction=True)
