@@ -7,4 +7,4 @@ COPY . .
 RUN useradd --system chargepay && DEBUG=true python manage.py collectstatic --noinput -v0
 USER chargepay
 EXPOSE 8000
-CMD ["gunicorn", "chargepay.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "chargepay.wsgi:application", "-c", "gunicorn.conf.py"]

@@ -11,7 +11,7 @@ QUICK := env -u DATABASE_URL -u REDIS_URL -u DEBUG -u CELERY_TASK_ALWAYS_EAGER
 
 SANDBOX_PORT ?= 8099
 
-.PHONY: run test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin
+.PHONY: run test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,23 @@ bench-admin: install-dev
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chargepay_bench_admin'" | grep -q 1 || \
 		createdb -h 127.0.0.1 -U postgres chargepay_bench_admin
 	DEBUG=false SECRET_KEY=bench-secret JWT_SIGNING_KEY=bench-jwt SECURE_SSL_REDIRECT=false $(BIN)/python bench/admin_changelist.py
+
+# Benchmarks (README "Benchmarks"; results in bench/RESULTS.md). They need PostgreSQL and Redis on localhost and wrk
+# (apt-get install -y wrk); each recreates its own chargepay_bench_* database.
+bench: install-dev
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/api_load.py --results bench/results/api.md --command "make bench" $(BENCH_ARGS)
+	@echo "Also: make bench-ledger-size (10 000 vs 10 000 000 entries, loads for minutes), make bench-ledger (in-process)."
+
+bench-profile: install-dev
+	$(BIN)/python bench/api_load.py --rows pay --runs 1 --concurrency 16 --profile $(BENCH_ARGS)
+
+bench-ledger-size: install-dev
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/ledger_size.py --results bench/results/ledger-size.md $(BENCH_ARGS)
+
+bench-ledger: install-dev
+	$(BIN)/python bench/ledger_service.py --results bench/results/ledger-service.md $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

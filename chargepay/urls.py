@@ -10,6 +10,7 @@ from ledger.api import views as ledger_views
 andcharge = [
     path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
     path("public/v1/tokens", accounts_views.PartnerTokenRefreshView.as_view(), name="andcharge-tokens"),
+    path("v1/partners/<str:partner_id>/ping", accounts_views.PartnerPingView.as_view(), name="andcharge-ping"),
     path("v1/partners/<str:partner_id>/accounts/<str:user_id>", ledger_views.AccountView.as_view(), name="andcharge-account"),
     path(
         "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions",

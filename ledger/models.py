@@ -115,7 +115,12 @@ class Transaction(models.Model):
     customer = models.ForeignKey(
         "accounts.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
     )
-    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions")
+    # No index of its own: (partner, external_id) UNIQUE and txn_partner_customer_created both lead with partner. A
+    # partner-only index let the planner, on stale statistics, answer the payment's duplicate check by scanning
+    # every transaction of the partner instead of probing the unique index.
+    partner = models.ForeignKey(
+        "accounts.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="transactions", db_index=False
+    )
     external_id = models.CharField(max_length=100, null=True, blank=True, help_text="The partner's transactionId.")
     reference = models.CharField(max_length=100, blank=True, help_text="The partner's transactionReference.")
     evse_id = models.CharField(max_length=100, blank=True, db_index=True)

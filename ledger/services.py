@@ -4,12 +4,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
+from accounts import selectors as accounts_selectors
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Customer, Partner, User
 from chargepay.errors import (
+    AuthorizationInvalid,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
@@ -151,6 +154,108 @@ def charging_session_pay(
         evse_id=service_data.get("EVSE_ID", ""),
         service_data=service_data,
     )
+
+
+_PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSUFFICIENT_BALANCE_SQLSTATE = "CP422"  # raised by ledger_charging_session_pay (migration 0009), balance in DETAIL
+
+
+def _pay_statement(params: list) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(_PAY_STATEMENT, params)
+        return cursor.fetchone()
+
+
+def charging_session_pay_with_key(
+    *,
+    access_key_id: str,
+    partner_code: str,
+    external_user_id: str,
+    external_id: str,
+    kilometer: int,
+    reference: str = "",
+    service_data: dict,
+) -> Transaction:
+    """charging_session_pay for a caller known only by its access token's claims (API key id, partner code).
+
+    The key must still be active (not revoked, its partner active and named `partner_code`): a revoked key
+    stops its tokens at once. On PostgreSQL the key check and the whole posting are one statement, one round
+    trip (ledger_charging_session_pay, migration 0007) with the same checks, order, locks and guarantees as
+    charging_session_pay: the customer's KM wallet is debited by a conditional UPDATE (its row lock), the
+    partner account is neither locked nor updated, UNIQUE(partner, transactionId) decides duplicates, the
+    deferred trigger checks the entries balance. Elsewhere (SQLite) the key is looked up, then
+    charging_session_pay runs.
+
+    Returns the transaction (`partner` loaded, annotated with `wallet_amount` like the selectors' listings).
+    Raises AuthorizationInvalid, TransactionAlreadyProcessed, ObjectNotFound(("user", external_user_id)),
+    InsufficientBalance.
+    """
+    if connection.vendor != "postgresql":
+        key = accounts_selectors.api_key_get_active(access_key_id=access_key_id)
+        if key is None or key.partner.code != partner_code:
+            raise AuthorizationInvalid()
+        txn = charging_session_pay(
+            partner=key.partner,
+            external_user_id=external_user_id,
+            external_id=external_id,
+            kilometer=kilometer,
+            reference=reference,
+            service_data=service_data,
+        )
+        txn.wallet_amount = -kilometer
+        return txn
+
+    created_at = timezone.now()
+    evse_id = service_data.get("EVSE_ID", "")
+    field = Transaction._meta.get_field("service_data")
+    params = [
+        access_key_id,
+        partner_code,
+        None,
+        external_user_id,
+        external_id,
+        kilometer,
+        reference,
+        evse_id,
+        field.get_db_prep_value(service_data, connection),
+        created_at,
+    ]
+    try:
+        if connection.in_atomic_block:
+            # A savepoint: a refused debit raises in the database, which must not break the caller's transaction.
+            with transaction.atomic():
+                row = _pay_statement(params)
+        else:
+            row = _pay_statement(params)  # autocommit: the statement is its own transaction, one round trip
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) != _INSUFFICIENT_BALANCE_SQLSTATE:
+            raise
+        raise InsufficientBalance(int(error.__cause__.diag.message_detail), kilometer) from None
+    outcome, txn_id, partner_id, partner_name, customer_id, _ = row
+    if outcome == "AUTHORIZATION_INVALID":
+        raise AuthorizationInvalid()
+    if outcome == "TRANSACTION_ALREADY_PROCESSED":
+        raise TransactionAlreadyProcessed(external_id)
+    if outcome == "REFERENCED_OBJECT_NOT_FOUND":
+        raise ObjectNotFound("user", external_user_id)
+    if outcome != "CONFIRMED":
+        raise RuntimeError(f"ledger_charging_session_pay answered {outcome!r}")
+    txn = Transaction(
+        pk=txn_id,
+        kind=TransactionKind.PAY_FOR_CHARGING_SESSION,
+        status=TransactionStatus.CONFIRMED,
+        customer_id=customer_id,
+        partner=Partner(pk=partner_id, code=partner_code, name=partner_name, is_active=True),
+        external_id=external_id,
+        reference=reference,
+        evse_id=evse_id,
+        service_data=service_data,
+        created_at=created_at,
+    )
+    txn._state.adding = False
+    txn._state.db = connection.alias
+    txn.wallet_amount = -kilometer
+    return txn
 
 
 def kilometers_grant(*, customer: Customer, kilometer: int, reason: str, granted_by: User | None = None) -> Transaction:

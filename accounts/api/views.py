@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts import services
 from chargepay import errors
-from chargepay.api.andcharge import AndChargePublicView, ErrorSerializer
+from chargepay.api.andcharge import AndChargePublicView, AndChargeView, ErrorSerializer
 from chargepay.api.hop import HopErrorSerializer, HopPublicView, invalid_params
 
 TOKENS = inline_serializer(
@@ -60,6 +60,30 @@ class PartnerTokenRefreshView(AndChargePublicView):
     )
     def get(self, request):
         return _no_store(Response(services.partner_tokens_refresh(raw_refresh_token=_credential(request, "Bearer"))))
+
+
+class PartnerPingView(AndChargeView):
+    """A liveness check for partners: proves the service answers and the token is genuine, touching no database.
+
+    It checks the token's signature, expiry, issuer, audience and type and the path's partner (401, 403), but
+    not whether the token's API key was revoked since (that needs the database): it reads and moves nothing.
+    Not rate limited, so monitoring never eats into the partner's budget.
+    """
+
+    throttle_classes = []
+    checks_key = False
+
+    @extend_schema(
+        operation_id="ping",
+        summary="Liveness check with a partner token (no database)",
+        responses={
+            200: inline_serializer("Ping", {"partnerId": serializers.CharField(), "status": serializers.CharField()}),
+            **UNAUTHORIZED,
+            403: OpenApiResponse(ErrorSerializer, description="ACCESS_DENIED: the token is not for this partnerId"),
+        },
+    )
+    def get(self, request, partner_id: str):
+        return Response({"partnerId": partner_id, "status": "UP"})
 
 
 class HopTokenView(HopPublicView):

@@ -4,11 +4,18 @@ Every &Charge view subclasses AndChargeView; every error it raises is answered a
 `{"error": CODE, "args": [...]}` with the code's HTTP status, and nothing else ever leaves it.
 """
 
+import hashlib
 import logging
 import math
-from dataclasses import dataclass
+import threading
+import time
+from collections import OrderedDict
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions as drf_exceptions
@@ -22,7 +29,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import selectors as accounts_selectors
-from accounts.models import Partner
+from accounts.models import Partner, PartnerApiKey
 from accounts.tokens import ANDCHARGE_API
 from chargepay import errors
 from chargepay.request_context import current_request_id
@@ -77,43 +84,113 @@ def andcharge_exception_handler(exc: Exception, context: dict) -> Response:
     return error_response(error)
 
 
-@dataclass(frozen=True)
 class PartnerPrincipal:
-    """The caller of the &Charge API: a partner, by a still-valid API key."""
+    """The caller of the &Charge API: a partner, by the claims of a genuine, unexpired access token.
 
-    partner: Partner
-    access_key_id: str
+    Whether the token's API key is still active (not revoked, partner active) is a database question, asked
+    once, on first use of `partner` (or by `verify()`); the payment path asks it inside its own posting.
+    """
+
     is_authenticated = True
 
+    def __init__(self, *, partner_code: str, access_key_id: str):
+        self.partner_code = partner_code
+        self.access_key_id = access_key_id
+        self._key: PartnerApiKey | None = None
+        self._verified = False
 
-class PartnerJWTAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <accessToken>`: a signed, unexpired &Charge access token whose API key is
-    still active (one indexed query). Anything else is AUTHORIZATION_INVALID."""
+    @property
+    def verified(self) -> bool:
+        return self._verified
+
+    def verify(self) -> bool:
+        """True when the token's key is active and belongs to the token's partner (one indexed query, once)."""
+        if not self._verified:
+            key = accounts_selectors.api_key_get_active(access_key_id=self.access_key_id)
+            self._key = key if key is not None and key.partner.code == self.partner_code else None
+            self._verified = True
+        return self._key is not None
+
+    def mark_verified(self, *, partner: Partner) -> None:
+        """The key was found active by a query that did other work too (the payment's posting)."""
+        self._key = PartnerApiKey(access_key_id=self.access_key_id, partner=partner)
+        self._verified = True
+
+    @property
+    def partner(self) -> Partner:
+        if not self.verify():
+            raise errors.AuthorizationInvalid()
+        return self._key.partner
+
+
+# Access tokens this process has verified: raw token → (partner code, key id, exp). A partner reuses one access
+# token for its whole lifetime (minutes, thousands of requests); its signature, algorithm, issuer, audience and
+# claims cannot change, so they are checked once. Expiry is checked on every use. Bounded; cleared when the JWT
+# settings change. Revocation is never cached (PartnerPrincipal.verify asks the database).
+_VERIFIED_TOKENS: OrderedDict[str, tuple[str, str, float]] = OrderedDict()
+_VERIFIED_TOKENS_MAX = 4096
+_verified_tokens_lock = threading.Lock()
+
+
+@receiver(setting_changed)
+def _forget_verified_tokens(*, setting, **kwargs):
+    if setting in ("SIMPLE_JWT", "JWT_SIGNING_KEY"):
+        with _verified_tokens_lock:
+            _VERIFIED_TOKENS.clear()
+
+
+def _verified_access_token(raw: str) -> tuple[str, str]:
+    """(partner code, API key id) of a genuine, unexpired &Charge access token. Raises AuthorizationInvalid."""
+    known = _VERIFIED_TOKENS.get(raw)
+    if known is not None:
+        partner_code, access_key_id, expires_at = known
+        if time.time() < expires_at:
+            return partner_code, access_key_id
+        raise errors.AuthorizationInvalid()
+    try:
+        token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
+    except TokenError:
+        raise errors.AuthorizationInvalid() from None
+    partner_code, access_key_id, expires_at = token.get("partner"), token.get("kid"), token.get("exp")
+    if token.get("api") != ANDCHARGE_API or not isinstance(partner_code, str) or not isinstance(access_key_id, str):
+        raise errors.AuthorizationInvalid()
+    if not partner_code or not access_key_id or not isinstance(expires_at, int | float):
+        raise errors.AuthorizationInvalid()
+    with _verified_tokens_lock:
+        _VERIFIED_TOKENS[raw] = (partner_code, access_key_id, float(expires_at))
+        while len(_VERIFIED_TOKENS) > _VERIFIED_TOKENS_MAX:
+            _VERIFIED_TOKENS.popitem(last=False)
+    return partner_code, access_key_id
+
+
+def _partner_token_claims(request) -> PartnerPrincipal | None:
+    """The principal named by a genuine &Charge access token (signature, algorithm, expiry, issuer, audience,
+    token type, api claim), without touching the database. None without an Authorization header."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw or " " in raw:
+        raise errors.AuthorizationInvalid()
+    partner_code, access_key_id = _verified_access_token(raw)
+    return PartnerPrincipal(partner_code=partner_code, access_key_id=access_key_id)
+
+
+class PartnerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <accessToken>`, checked from the token alone (no database): a signed, unexpired
+    &Charge access token. Whether its key was revoked is checked later (PartnerPrincipal.verify)."""
 
     def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer" or not raw or " " in raw:
-            raise errors.AuthorizationInvalid()
-        try:
-            token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
-        except TokenError:
-            raise errors.AuthorizationInvalid() from None
-        if token.get("api") != ANDCHARGE_API:
-            raise errors.AuthorizationInvalid()
-        key = accounts_selectors.api_key_get_active(access_key_id=token.get("kid", ""))
-        if key is None or key.partner.code != token.get("partner"):
-            raise errors.AuthorizationInvalid()
-        return PartnerPrincipal(partner=key.partner, access_key_id=key.access_key_id), token
+        principal = _partner_token_claims(request)
+        return None if principal is None else (principal, None)
 
     def authenticate_header(self, request):
         return "Bearer"
 
 
 class PartnerJWTAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = PartnerJWTAuthentication
+    target_class = PartnerTokenAuthentication
+    match_subclasses = True
     name = "partnerAccessToken"
 
     def get_security_definition(self, auto_schema):
@@ -127,37 +204,95 @@ class IsPathPartner(BasePermission):
         principal = request.user
         if not isinstance(principal, PartnerPrincipal):
             return False
-        if principal.partner.code != view.kwargs.get("partner_id"):
+        if principal.partner_code != view.kwargs.get("partner_id"):
             raise errors.AccessDenied()
         return True
 
 
+# One round trip per request: count the hit and read how long the partner's window still runs. The window opens
+# with the partner's first request and lasts the rate's period (a fixed window per partner); INCR is atomic, so
+# concurrent workers never lose a count.
+_WINDOW_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
 class PartnerRateThrottle(SimpleRateThrottle):
-    """Per-partner rate limit, counted in the cache (Redis). If the cache is unreachable the limit is not
-    applied (fail open, logged): a payment must not fail because a counter is unavailable."""
+    """Per-partner rate limit (PARTNER_RATE_LIMIT, DRF syntax, e.g. 6000/min), counted in the cache.
+
+    With Redis (production, make test) each partner has a counter whose window opens with its first request
+    and lasts the period: at most N requests per window, one atomic round trip per request, O(1) whatever the
+    rate. Other caches (make run's in-memory cache) use DRF's sliding log. If the cache is unreachable the
+    limit is not applied (fail open, logged): a payment must not fail because a counter is unavailable.
+    """
 
     scope = "partner"
 
     def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
         try:
-            return super().allow_request(request, view)
+            window = self._redis_hit(self.key)
+            if window is None:
+                return super().allow_request(request, view)
         except Exception:
             logger.warning("rate-limit cache unavailable; request allowed", exc_info=True)
             return True
+        count, ttl_ms = window
+        if count <= self.num_requests:
+            return True
+        self._redis_wait = ttl_ms / 1000
+        return False
+
+    def wait(self):
+        redis_wait = getattr(self, "_redis_wait", None)
+        return redis_wait if redis_wait is not None else super().wait()
+
+    def _redis_hit(self, key: str) -> tuple[int, int] | None:
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if not isinstance(backend, RedisCache):
+            return None
+        script = getattr(backend, "_partner_window_script", None)
+        if script is None:
+            client = backend._cache.get_client(write=True)
+            script = client.register_script(_WINDOW_SCRIPT)
+            backend._partner_window_script = script  # one client and script per cache handler (per thread)
+        count, ttl = script(keys=[backend.make_and_validate_key(key)], args=[int(self.duration * 1000)])
+        return int(count), int(ttl)
 
     def get_cache_key(self, request, view):
         principal = request.user
         if not isinstance(principal, PartnerPrincipal):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": principal.partner.pk}
+        # The partner code from the token (no database); hashed so any code makes a valid cache key.
+        ident = hashlib.blake2s(principal.partner_code.encode(), digest_size=12).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class AndChargeView(APIView):
-    """Base of every authenticated &Charge view. Order: auth → partner scope → rate limit → the view."""
+    """Base of every authenticated &Charge view. Order: auth → partner scope → rate limit → the view.
 
-    authentication_classes = [PartnerJWTAuthentication]
+    Authentication checks the token itself (no database). Whether its API key is still active is checked
+    once per request, before any answer other than 401 leaves: by the view's first use of `self.partner`, by
+    the payment's own posting (which checks the key in the same round trip), or, for a refusal, here in
+    handle_exception; finalize_response checks it for any success that did neither (a backstop). So a
+    revoked key's tokens stop at once, with no cache of revocation. Only `checks_key = False` views (the
+    ping) answer from the token alone.
+    """
+
+    authentication_classes = [PartnerTokenAuthentication]
     permission_classes = [IsPathPartner]
     throttle_classes = [PartnerRateThrottle]
+    checks_key = True
 
     def get_exception_handler(self):
         return andcharge_exception_handler
@@ -166,6 +301,30 @@ class AndChargeView(APIView):
         super().initial(request, *args, **kwargs)
         if len(kwargs.get("user_id", "")) > 100:
             raise errors.ParameterMaxLength("userId", 100)
+
+    def _principal(self) -> PartnerPrincipal | None:
+        principal = getattr(self.request, "_user", None)  # never triggers authentication
+        return principal if isinstance(principal, PartnerPrincipal) else None
+
+    def handle_exception(self, exc):
+        principal = self._principal()
+        if principal is not None and not principal.verified and not isinstance(exc, errors.AuthorizationInvalid):
+            try:
+                if not principal.verify():
+                    exc = errors.AuthorizationInvalid()
+            except Exception as error:  # the key cannot be checked (database down): answer 500, not the refusal
+                exc = error
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        principal = self._principal()
+        if self.checks_key and principal is not None and not principal.verified and response.status_code < 400:
+            try:
+                if not principal.verify():
+                    response = self.handle_exception(errors.AuthorizationInvalid())
+            except Exception as error:
+                response = self.handle_exception(error)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @property
     def partner(self) -> Partner:

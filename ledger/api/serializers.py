@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 import pycountry
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from chargepay.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
@@ -128,8 +129,27 @@ def format_address(service_data: dict) -> str:
     return ", ".join(part for part in (street, service_data.get("CITY", "")) if part)
 
 
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def transaction_representation(txn: Transaction) -> dict:
+    """The &Charge Transaction of `txn` (annotated with `wallet_amount`), built directly: a DRF serializer
+    deep-copies its fields on every use, which costs more than the rest of rendering a payment."""
+    return {
+        "transactionId": _text(txn.external_id),
+        "partner": _text(txn.partner.name),
+        "kilometer": None if txn.wallet_amount is None else int(txn.wallet_amount),
+        "status": _text(txn.status),
+        "created": format_created(txn.created_at),
+        "type": _text(txn.kind),
+        "address": format_address(txn.service_data),
+    }
+
+
 class TransactionSerializer(serializers.Serializer):
-    """The &Charge Transaction. Expects a Transaction annotated with `wallet_amount` (ledger.selectors)."""
+    """The &Charge Transaction (its schema). Expects a Transaction annotated with `wallet_amount` (ledger.selectors);
+    rendered by transaction_representation."""
 
     transactionId = serializers.CharField(source="external_id")  # noqa: N815
     partner = serializers.CharField(source="partner.name")
@@ -145,8 +165,93 @@ class TransactionSerializer(serializers.Serializer):
     def get_address(self, txn: Transaction) -> str:
         return format_address(txn.service_data)
 
+    def to_representation(self, instance):
+        return transaction_representation(instance)
+
 
 class AccountSummarySerializer(serializers.Serializer):
     userId = serializers.CharField()  # noqa: N815
     kmAvailable = serializers.IntegerField()  # noqa: N815
     kmPending = serializers.IntegerField()  # noqa: N815
+
+
+# --- The valid request's fast path ------------------------------------------------------------------------------
+# Building and running TransactionRequestSerializer costs about as much CPU as the rest of a payment (DRF deep-copies
+# every declared field per request). Partners send valid requests: this checks one with the very same fields'
+# validators and rules, without building a serializer, and gives up (None) at the first doubt; the view then runs the
+# serializer, which finds the exact error. So a refusal is always the serializer's; an acceptance yields the same
+# validated data it would (tests/api/test_fast_validation.py compares both on generated bodies).
+
+
+def _plan(serializer_class) -> list[tuple]:
+    return [
+        (name, field.required, field.allow_null, getattr(field, "allow_blank", False), tuple(field.validators))
+        for name, field in serializer_class._declared_fields.items()
+        if isinstance(field, StrictCharField)
+    ]
+
+
+_TOP_PLAN = _plan(TransactionRequestSerializer)
+_SSD_PLAN = _plan(ServiceSpecificDataSerializer)
+_SSD_KEYS = frozenset(name for name, *_ in _SSD_PLAN)
+_VALIDATION_ERRORS = (serializers.ValidationError, DjangoValidationError)
+
+
+def _valid_text(value, allow_blank: bool, validators: tuple) -> bool:
+    if type(value) is not str:
+        return False
+    if value == "":
+        return allow_blank  # DRF returns a blank value before running validators
+    try:
+        for validator in validators:
+            validator(value)
+    except _VALIDATION_ERRORS:
+        return False
+    return True
+
+
+def transaction_request_fast(data) -> dict | None:
+    """TransactionRequestSerializer's validated data for a valid request, or None (then run the serializer)."""
+    if type(data) is not dict:
+        return None
+    validated_data = {}
+    for name, required, allow_null, allow_blank, validators in _TOP_PLAN:
+        if name not in data:
+            if required:
+                return None
+            continue
+        value = data[name]
+        if value is None:
+            if not allow_null:
+                return None
+        elif not _valid_text(value, allow_blank, validators):
+            return None
+        validated_data[name] = value
+    if validated_data.get("service") not in SUPPORTED_SERVICES:
+        return None
+    kilometer = data.get("kilometer")
+    if type(kilometer) is not int or not 1 <= kilometer <= settings.KM_MAX_PER_TRANSACTION:
+        return None
+    validated_data["kilometer"] = kilometer
+    service_data = data.get("serviceSpecificData")
+    if type(service_data) is not dict or not _SSD_KEYS.issuperset(service_data):
+        return None
+    cleaned = {}
+    for name, required, allow_null, allow_blank, validators in _SSD_PLAN:
+        if name not in service_data:
+            if required:
+                return None
+            continue
+        value = service_data[name]
+        if value is None:
+            if not allow_null:
+                return None
+            continue  # sent as null: not stored (ServiceSpecificDataSerializer.validate)
+        if not _valid_text(value, allow_blank, validators):
+            return None
+        cleaned[name] = value
+    if parse_session_time(cleaned["SESSION_END"]) < parse_session_time(cleaned["SESSION_START"]):
+        return None
+    validated_data["serviceSpecificData"] = cleaned
+    # Same key order as the serializer (declaration order).
+    return {name: validated_data[name] for name in TransactionRequestSerializer._declared_fields if name in validated_data}

@@ -8,7 +8,13 @@ from chargepay.api.andcharge import AndChargeView, ErrorSerializer
 from chargepay.api.fields import validated
 from ledger import selectors, services
 
-from .serializers import AccountSummarySerializer, TransactionRequestSerializer, TransactionSerializer
+from .serializers import (
+    AccountSummarySerializer,
+    TransactionRequestSerializer,
+    TransactionSerializer,
+    transaction_representation,
+    transaction_request_fast,
+)
 
 MAX_PAGE_SIZE = 100
 
@@ -53,17 +59,20 @@ class AccountTransactionsView(AndChargeView):
         },
     )
     def post(self, request, partner_id: str, user_id: str):
-        data = validated(TransactionRequestSerializer, request)
-        txn = services.charging_session_pay(
-            partner=self.partner,
+        data = transaction_request_fast(request.data) or validated(TransactionRequestSerializer, request)
+        principal = request.user
+        # The token's key is checked inside the posting's own database round trip (not before it).
+        txn = services.charging_session_pay_with_key(
+            access_key_id=principal.access_key_id,
+            partner_code=principal.partner_code,
             external_user_id=user_id,
             external_id=data["transactionId"],
             kilometer=data["kilometer"],
             reference=data.get("transactionReference") or "",
             service_data=data["serviceSpecificData"],
         )
-        txn = selectors.transaction_with_wallet_amount(transaction_id=txn.pk)
-        return Response(TransactionSerializer(txn).data, status=201)
+        principal.mark_verified(partner=txn.partner)
+        return Response(transaction_representation(txn), status=201)
 
     @extend_schema(
         operation_id="listTransactions",

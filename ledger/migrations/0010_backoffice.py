@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_audit_log"),
-        ("ledger", "0006_reconciliation"),
+        ("ledger", "0009_charging_session_pay_insert_first"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,23 @@
+"""gunicorn settings for the web process (read from the working directory; `make bench` and docker-compose use it).
+
+Workers and threads come from the environment so an operator sizes them to the machine:
+WEB_CONCURRENCY (processes, default 2 per core) and GUNICORN_THREADS (threads per process, default 2). A payment
+spends most of its time waiting for PostgreSQL, so a second thread per process overlaps that wait; more threads
+only add contention for the GIL.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+worker_class = "gthread"
+# Keep-alive connections from a partner's HTTP client or the load balancer are reused instead of re-opened.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+backlog = 2048
+# Import the application once in the master; workers fork with it loaded.
+preload_app = True
+# No access log by default: the application logs refusals and errors with their request id (JSON lines).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
