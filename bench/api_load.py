@@ -459,7 +459,11 @@ def postgres_version(database_url: str) -> str:
 def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        # The benchmarks' own outputs do not count as changes to what was measured.
+        outputs = [":!bench/results", ":!bench/profiles", ":!bench/RESULTS.md"]
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *outputs], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return commit + (" (with uncommitted changes)" if dirty else "")
     except OSError:
         return "unknown"
