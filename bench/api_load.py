@@ -17,6 +17,7 @@ The per-partner rate limit stays on (PARTNER_RATE_LIMIT is set above what the ru
 """
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -243,7 +244,8 @@ def profile_row(base: str, master_pid: int, credentials: dict, users: str, args,
     - py-spy --gil: where the workers' CPU goes (only the thread holding each worker's GIL is sampled);
     - py-spy --idle: where the workers' wall time goes (waiting on PostgreSQL, Redis, the gateway included);
     - pg_stat_activity sampled 20 times a second: what the server's backends of this database are doing.
-    Writes bench/profiles/<mode>-c16.{gil,wall}.collapsed.txt and <mode>-c16.summary.txt. Returns the payments made."""
+    Writes bench/profiles/<mode>-c16.summary.txt and the stacks, <mode>-c16.{gil,wall}.collapsed.txt.gz. Returns the
+    payments made."""
     py_spy = Path(sys.executable).parent / "py-spy"
     out = ROOT / "bench" / "profiles"
     out.mkdir(exist_ok=True)
@@ -304,6 +306,10 @@ def profile_row(base: str, master_pid: int, credentials: dict, users: str, args,
         + "\n" + "\n".join(backends) + "\n"
     )  # fmt: skip
     (out / f"{mode}-c16.summary.txt").write_text(summary)
+    for raw in raws.values():  # the stacks, kept small: gunzip, then any flame-graph tool reads them
+        if raw.exists():
+            raw.with_name(raw.name + ".gz").write_bytes(gzip.compress(raw.read_bytes()))
+            raw.unlink()
     print(f"profile: bench/profiles/{mode}-c16.summary.txt")
     print(summary)
     return result["ok"] if mode == "pay" else 0
@@ -459,7 +465,11 @@ def postgres_version(database_url: str) -> str:
 def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        # The benchmarks' own outputs do not count as changes to what was measured.
+        outputs = [":!bench/results", ":!bench/profiles", ":!bench/RESULTS.md"]
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *outputs], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return commit + (" (with uncommitted changes)" if dirty else "")
     except OSError:
         return "unknown"
