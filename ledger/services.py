@@ -292,27 +292,37 @@ def transaction_reverse(*, transaction_id: int, reversed_by: User, reason: str) 
     if not reason.strip():
         raise InvalidParameter(reason, "reason")
     with transaction.atomic():
-        try:
-            original = lock_objects.transaction_lock(transaction_id=transaction_id)
-        except Transaction.DoesNotExist:
-            raise ObjectNotFound("transaction", transaction_id) from None
-        if original.kind == TransactionKind.REVERSAL:
-            raise TransactionNotReversible(original.pk, "a reversal cannot be reversed")
-        if original.status != TransactionStatus.CONFIRMED:
-            raise TransactionAlreadyReversed(original.pk)
-        postings = [Posting(account_id, -amount) for account_id, amount in original.entries.values_list("account_id", "amount")]
-        reversal = transaction_post(
-            kind=TransactionKind.REVERSAL,
-            postings=postings,
-            customer_id=original.customer_id,
-            partner=original.partner,
-            reverses=original,
-            created_by=reversed_by,
-            reason=reason.strip(),
-        )
-        Transaction.objects.filter(Q(pk=original.pk) & Q(status=TransactionStatus.CONFIRMED)).update(
-            status=TransactionStatus.CANCELLED
-        )
+        return _reversal_post(original=_reversible_lock(transaction_id), reversed_by=reversed_by, reason=reason)
+
+
+def _reversible_lock(transaction_id: int) -> Transaction:
+    """Lock a transaction that is not itself a reversal. Raises ObjectNotFound, TransactionNotReversible."""
+    try:
+        original = lock_objects.transaction_lock(transaction_id=transaction_id)
+    except Transaction.DoesNotExist:
+        raise ObjectNotFound("transaction", transaction_id) from None
+    if original.kind == TransactionKind.REVERSAL:
+        raise TransactionNotReversible(original.pk, "a reversal cannot be reversed")
+    return original
+
+
+def _reversal_post(*, original: Transaction, reversed_by: User, reason: str) -> Transaction:
+    """Post the reversal of a locked, confirmed transaction and mark it CANCELLED (the caller's transaction)."""
+    if original.status != TransactionStatus.CONFIRMED:
+        raise TransactionAlreadyReversed(original.pk)
+    postings = [Posting(account_id, -amount) for account_id, amount in original.entries.values_list("account_id", "amount")]
+    reversal = transaction_post(
+        kind=TransactionKind.REVERSAL,
+        postings=postings,
+        customer_id=original.customer_id,
+        partner=original.partner,
+        reverses=original,
+        created_by=reversed_by,
+        reason=reason.strip(),
+    )
+    Transaction.objects.filter(Q(pk=original.pk) & Q(status=TransactionStatus.CONFIRMED)).update(
+        status=TransactionStatus.CANCELLED
+    )
     return reversal
 
 
@@ -342,12 +352,7 @@ def transaction_reverse_by_staff(
     if not reason.strip():
         raise InvalidParameter(reason, "reason")
     with transaction.atomic():
-        try:
-            original = lock_objects.transaction_lock(transaction_id=transaction_id)
-        except Transaction.DoesNotExist:
-            raise ObjectNotFound("transaction", transaction_id) from None
-        if original.kind == TransactionKind.REVERSAL:
-            raise TransactionNotReversible(original.pk, "a reversal cannot be reversed")
+        original = _reversible_lock(transaction_id)
         if original.kind not in STAFF_REVERSIBLE_KINDS:
             raise TransactionNotReversible(
                 original.pk, "card money is given back by voiding or refunding its card charge, not by a reversal"
@@ -359,7 +364,7 @@ def transaction_reverse_by_staff(
         if amount_limit is not None and size > amount_limit:
             raise StaffLimitExceeded(size, amount_limit, Unit.KM)
         before = selectors.customer_balances(customer_id=original.customer_id) if original.customer_id else {}
-        reversal = transaction_reverse(transaction_id=original.pk, reversed_by=staff, reason=reason)
+        reversal = _reversal_post(original=original, reversed_by=staff, reason=reason)
         audit_record(
             actor=staff,
             action=AuditAction.TRANSACTION_REVERSE,
