@@ -19,8 +19,8 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_action_page, staff_error_message
-from chargepay.errors import ChargepayError, InsufficientBalance
+from core.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_action_page, staff_error_message
+from core.errors import ChargepayError, InsufficientBalance
 from gateways import selectors as gateway_selectors
 from gateways.models import PaymentMethod
 from ledger import selectors as ledger_selectors

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from chargepay.admin import ReasonForm
+from core.admin import ReasonForm
 
 
 class KilometersForm(ReasonForm):

@@ -16,13 +16,13 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from chargepay.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFound
+from core.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFound
 from ledger import services as ledger_services
 
 from . import selectors
 from .audit import audit_record
 from .models import AuditAction, Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink, RfidToken, User
-from .tokens import ANDCHARGE_API, PartnerIdToken
+from .tokens import ANDCHARGE_API, HOP_API, PartnerIdToken
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -210,7 +210,7 @@ def service_account_token(*, email: str, password: str) -> tuple[User, str]:
         raise AuthorizationInvalid()
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=timedelta(minutes=settings.HOP_JWT_MINUTES))
-    token["api"] = "hop"
+    token["api"] = HOP_API
     return user, str(token)
 
 

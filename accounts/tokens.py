@@ -3,8 +3,9 @@
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 
-# Claim value marking a token as the &Charge partner API's, so no other API's token is accepted here.
+# The `api` claim names the API a token is for, so neither API accepts the other's tokens.
 ANDCHARGE_API = "andcharge"
+HOP_API = "hop"
 
 
 class PartnerIdToken(Token):

@@ -35,14 +35,15 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "rangefilter",
-    "chargepay",
+    "core",
     "accounts",
     "ledger",
     "gateways",
+    "backoffice",
 ]
 
 MIDDLEWARE = [
-    "chargepay.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files, from gunicorn too
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -124,7 +125,7 @@ WHITENOISE_USE_FINDERS = True
 # --- REST framework and JWT -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["chargepay.api.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -242,8 +243,8 @@ SUPPORT_REVERSAL_LIMIT_KM = env.int("SUPPORT_REVERSAL_LIMIT_KM", default=500)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "chargepay.logging.RequestIdFilter"}},
-    "formatters": {"json": {"()": "chargepay.logging.JsonFormatter"}},
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
     },

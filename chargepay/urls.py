@@ -3,7 +3,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import views as accounts_views
-from chargepay.api.handlers import hop_not_found, not_found
+from core.api.handlers import hop_not_found, not_found
 from gateways.api import views as gateways_views
 from ledger.api import views as ledger_views
 
@@ -47,5 +47,5 @@ urlpatterns = [
     re_path(r"^api/v1/", hop_not_found),
 ]
 
-handler404 = "chargepay.api.handlers.not_found"
-handler500 = "chargepay.api.handlers.internal_error"
+handler404 = "core.api.handlers.not_found"
+handler500 = "core.api.handlers.internal_error"

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rangefilter.filters import DateRangeFilterBuilder
 
-from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, masked_metadata, staff_action_page
+from core.admin import ReadOnlyModelAdmin, ReasonForm, masked_metadata, staff_action_page
 
 from . import services
 from .models import REFUNDABLE_STATUSES, CardCharge, ChargeStatus, GatewayAttempt, GatewayBatchFile, SettlementBatch

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Customer, User
-from chargepay.errors import (
+from core.errors import (
     ChargeFailed,
     InsufficientBalance,
     InvalidParameter,

@@ -15,8 +15,8 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
 from accounts.models import Customer
-from chargepay.admin import ReadOnlyModelAdmin, ReasonForm, staff_action_page
-from chargepay.errors import ChargepayError
+from core.admin import ReadOnlyModelAdmin, ReasonForm, staff_action_page
+from core.errors import ChargepayError
 
 from . import selectors, services
 from .models import (

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditAction
-from chargepay.errors import InvalidParameter
+from core.errors import InvalidParameter
 
 from .models import FindingStatus, ReconciliationFinding, ReconciliationRun, Severity
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts import selectors as accounts_selectors
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Customer, Partner, User
-from chargepay.errors import (
+from core.errors import (
     AuthorizationInvalid,
     InsufficientBalance,
     InvalidParameter,

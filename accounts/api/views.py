@@ -8,9 +8,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import services
-from chargepay import errors
-from chargepay.api.andcharge import AndChargePublicView, AndChargeView, ErrorSerializer
-from chargepay.api.hop import HopErrorSerializer, HopPublicView, invalid_params
+from accounts.api.andcharge import AndChargeView
+from core import errors
+from core.api.andcharge import AndChargePublicView, ErrorSerializer
+from core.api.hop import HopErrorSerializer, HopPublicView, invalid_params
 
 TOKENS = inline_serializer(
     "PartnerTokens",

@@ -3,9 +3,10 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from chargepay import errors
-from chargepay.api.hop import HopError, HopErrorSerializer, HopView, invalid_params, to_hop_error, user_not_found
-from chargepay.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
+from accounts.api.hop import HopView
+from core import errors
+from core.api.hop import HopError, HopErrorSerializer, invalid_params, to_hop_error, user_not_found
+from core.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
 from gateways import selectors, services
 from gateways.models import ChargeStatus
 

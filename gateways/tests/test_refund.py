@@ -3,8 +3,8 @@ the gateway is told with one TransactionID, and the ledger puts the cents back w
 
 import pytest
 
-from chargepay.errors import InsufficientBalance, InvalidParameter, TransactionNotReversible
 from conftest import wallet_of
+from core.errors import InsufficientBalance, InvalidParameter, TransactionNotReversible
 from gateways import services
 from gateways.bridgecomm import client
 from gateways.models import CardCharge, ChargeStatus

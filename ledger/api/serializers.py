@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from chargepay.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
+from core.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
 from ledger.models import Transaction, TransactionKind
 
 # The &Charge service enum; only PAY_FOR_CHARGING_SESSION is built.

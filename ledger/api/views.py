@@ -3,9 +3,10 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from chargepay import errors
-from chargepay.api.andcharge import AndChargeView, ErrorSerializer
-from chargepay.api.fields import validated
+from accounts.api.andcharge import AndChargeView
+from core import errors
+from core.api.andcharge import ErrorSerializer
+from core.api.fields import validated
 from ledger import selectors, services
 
 from .serializers import (
@@ -47,6 +48,8 @@ def _query_int(request, name: str, default: int, lowest: int, highest: int) -> i
 
 
 class AccountTransactionsView(AndChargeView):
+    key_checked_by_service = frozenset({"POST"})  # the payment checks the key in its own round trip
+
     @extend_schema(
         operation_id="createTransaction",
         summary="Pay for a charging session with kilometers",
@@ -61,7 +64,6 @@ class AccountTransactionsView(AndChargeView):
     def post(self, request, partner_id: str, user_id: str):
         data = transaction_request_fast(request.data) or validated(TransactionRequestSerializer, request)
         principal = request.user
-        # The token's key is checked inside the posting's own database round trip (not before it).
         txn = services.charging_session_pay_with_key(
             access_key_id=principal.access_key_id,
             partner_code=principal.partner_code,
@@ -71,7 +73,7 @@ class AccountTransactionsView(AndChargeView):
             reference=data.get("transactionReference") or "",
             service_data=data["serviceSpecificData"],
         )
-        principal.mark_verified(partner=txn.partner)
+        principal.key_found_active(partner=txn.partner)
         return Response(transaction_representation(txn), status=201)
 
     @extend_schema(

@@ -1,5 +1,5 @@
 from accounts import services
-from chargepay.management.base import OperationsCommand
+from core.management.base import OperationsCommand
 
 
 class Command(OperationsCommand):

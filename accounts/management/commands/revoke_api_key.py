@@ -1,7 +1,7 @@
 from accounts import services
 from accounts.models import PartnerApiKey
-from chargepay.errors import ObjectNotFound
-from chargepay.management.base import OperationsCommand
+from core.errors import ObjectNotFound
+from core.management.base import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -1,5 +1,5 @@
 from accounts.roles import roles_sync
-from chargepay.management.base import OperationsCommand
+from core.management.base import OperationsCommand
 
 
 class Command(OperationsCommand):

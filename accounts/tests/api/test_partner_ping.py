@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 from rest_framework_simplejwt.utils import aware_utcnow
 
-from chargepay.api.andcharge import PartnerRateThrottle
+from accounts.api.andcharge import PartnerRateThrottle
 
 PING_URL = "/v1/partners/PCS-001/ping"
 AUTHORIZATION_INVALID = {"error": "AUTHORIZATION_INVALID", "args": []}

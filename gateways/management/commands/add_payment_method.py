@@ -1,8 +1,8 @@
 from datetime import date
 
 from accounts.models import Customer
-from chargepay.errors import InvalidParameter, ObjectNotFound
-from chargepay.management.base import OperationsCommand
+from core.errors import InvalidParameter, ObjectNotFound
+from core.management.base import OperationsCommand
 from gateways import services
 
 

@@ -2,8 +2,8 @@ from datetime import date
 
 from django.core.management.base import CommandError
 
-from chargepay.errors import InvalidParameter
-from chargepay.management.base import OperationsCommand
+from core.errors import InvalidParameter
+from core.management.base import OperationsCommand
 from gateways.reconciliation import reconcile
 from ledger.models import FindingStatus, ReconciliationFinding, Severity
 

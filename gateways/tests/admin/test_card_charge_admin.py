@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.models import AuditAction, AuditLog
 from accounts.tests.backoffice import money_state, shown_ids, shown_messages, text
-from chargepay.errors import ChargeFailed
 from conftest import wallet_of
+from core.errors import ChargeFailed
 from gateways import services
 from gateways.models import CardCharge, ChargeStatus
 from ledger import services as ledger_services

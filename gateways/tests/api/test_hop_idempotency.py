@@ -8,8 +8,8 @@ import pytest
 import requests
 from django.utils import timezone
 
-from chargepay.idempotency import idempotency_purge
-from chargepay.models import IdempotencyRecord, IdempotencyStatus
+from core.idempotency import idempotency_purge
+from core.models import IdempotencyRecord, IdempotencyStatus
 from gateways.models import CardCharge, ChargeStatus
 from ledger.models import Transaction, TransactionKind
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from chargepay.models import IdempotencyRecord
+from core.models import IdempotencyRecord
 from gateways.models import CardCharge, GatewayAttempt, PaymentMethod
 from ledger.models import Transaction
 

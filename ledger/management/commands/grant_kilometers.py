@@ -1,6 +1,6 @@
 from accounts.models import Customer
-from chargepay.errors import ObjectNotFound
-from chargepay.management.base import OperationsCommand
+from core.errors import ObjectNotFound
+from core.management.base import OperationsCommand
 from ledger import selectors, services
 from ledger.models import Unit
 

@@ -20,10 +20,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts import services as accounts_services
+from accounts.api.andcharge import PartnerRateThrottle
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from chargepay.api.andcharge import PartnerRateThrottle
-from chargepay.logging import JsonFormatter, RequestIdFilter
 from conftest import grant, login, pay_url
+from core.logging import JsonFormatter, RequestIdFilter
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, AccountKind, Entry, Transaction
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services as accounts_services
-from chargepay.api.andcharge import PartnerRateThrottle
+from accounts.api.andcharge import PartnerRateThrottle
 from conftest import pay_url, wallet_of
 from ledger.models import Transaction
 

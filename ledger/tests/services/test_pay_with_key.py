@@ -14,8 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from chargepay.errors import AuthorizationInvalid, InsufficientBalance, ObjectNotFound, TransactionAlreadyProcessed
 from conftest import grant, wallet_of
+from core.errors import AuthorizationInvalid, InsufficientBalance, ObjectNotFound, TransactionAlreadyProcessed
 from ledger import services
 from ledger.models import Account, AccountKind, Entry, Transaction, TransactionKind, TransactionStatus
 

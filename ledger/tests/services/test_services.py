@@ -3,8 +3,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import CustomerFactory
-from chargepay.errors import InvalidParameter, ObjectNotFound
 from conftest import grant, wallet_of
+from core.errors import InvalidParameter, ObjectNotFound
 from ledger import services
 from ledger.models import Transaction, TransactionKind
 

@@ -6,8 +6,8 @@ sees, are checked after each step.
 
 import pytest
 
-from chargepay.errors import InsufficientBalance, TransactionAlreadyReversed, TransactionNotReversible
 from conftest import pay_url, wallet_of
+from core.errors import InsufficientBalance, TransactionAlreadyReversed, TransactionNotReversible
 from ledger import selectors, services
 from ledger.models import Account, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
 

@@ -14,9 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chargepay.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidParameter
-
-from .models import IdempotencyRecord, IdempotencyStatus
+from core.errors import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidParameter
+from core.models import IdempotencyRecord, IdempotencyStatus
 
 MAX_KEY_LENGTH = 255
 

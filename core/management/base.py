@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from chargepay.errors import ChargepayError
+from core.errors import ChargepayError
 
 
 class OperationsCommand(BaseCommand):

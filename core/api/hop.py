@@ -1,4 +1,4 @@
-"""Plumbing of the HOP API: service-account JWT auth and the `{"data": {"code", "message", "errors"}}` envelope.
+"""The HOP API's envelope: every error leaves as `{"data": {"code", "message", "errors"}}` with its HTTP status.
 
 HOP codes (DESIGN §4): 10001 unknown route, 10004 record not found, 10005 unauthorized, 10006 charge
 failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency.
@@ -9,21 +9,13 @@ import logging
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
-from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import User
-from chargepay import errors
-from chargepay.request_context import current_request_id
+from core import errors
+from core.request_context import current_request_id
 
 logger = logging.getLogger("chargepay.api.hop")
-
-HOP_API = "hop"
-CHARGE_PERMISSION = "gateways.charge_card"
 
 
 class HopError(Exception):
@@ -90,55 +82,19 @@ def hop_exception_handler(exc: Exception, context: dict) -> Response:
     return Response(error.body(), status=error.status)
 
 
-class ServiceAccountJWTAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <jwt>` from `POST /api/v1/auth/token`: a HOP token of an active service account."""
-
-    def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer" or not raw or " " in raw:
-            raise unauthorized()
-        try:
-            token = AccessToken(raw)
-        except TokenError:
-            raise unauthorized() from None
-        if token.get("api") != HOP_API:
-            raise unauthorized()
-        user = User.objects.select_related("partner").filter(pk=token.get("sub"), is_active=True, partner__isnull=False).first()
-        if user is None or not user.partner.is_active:
-            raise unauthorized()
-        return user, token
-
-    def authenticate_header(self, request):
-        return "Bearer"
-
-
-class CanChargeCards(BasePermission):
-    def has_permission(self, request, view):
-        user = request.user
-        if not isinstance(user, User) or not user.has_perm(CHARGE_PERMISSION):
-            raise unauthorized()
-        return True
-
-
-class HopView(APIView):
-    authentication_classes = [ServiceAccountJWTAuthentication]
-    permission_classes = [CanChargeCards]
-    throttle_classes = []
+class HopAPIView(APIView):
+    """A view of the HOP API: its errors in HOP's envelope."""
 
     def get_exception_handler(self):
         return hop_exception_handler
 
 
-class HopPublicView(APIView):
+class HopPublicView(HopAPIView):
+    """The log-in endpoint: no bearer authentication, the same envelope."""
+
     authentication_classes = []
     permission_classes = []
     throttle_classes = []
-
-    def get_exception_handler(self):
-        return hop_exception_handler
 
 
 class HopErrorSerializer(serializers.Serializer):

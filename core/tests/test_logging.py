@@ -1,7 +1,7 @@
 import json
 import logging
 
-from chargepay.logging import JsonFormatter, RequestIdFilter
+from core.logging import JsonFormatter, RequestIdFilter
 
 
 def test_django_request_log_lines_carry_the_request_id(client, caplog):

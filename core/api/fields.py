@@ -9,7 +9,7 @@ anything else → InvalidParameter(value as sent, name). Nested names are dotted
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from chargepay import errors
+from core import errors
 
 _MISSING = object()
 

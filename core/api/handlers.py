@@ -5,8 +5,8 @@ import logging
 from django.http import JsonResponse
 from django.views.defaults import page_not_found, server_error
 
-from chargepay import errors
-from chargepay.request_context import current_request_id
+from core import errors
+from core.request_context import current_request_id
 
 from .andcharge import error_body
 from .hop import HopError

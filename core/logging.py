@@ -9,7 +9,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from .request_context import current_request_id
+from core.request_context import current_request_id
 
 ALLOWED_EXTRA = ("partner", "customer_id", "transaction_id", "status_code", "error", "path", "method")
 

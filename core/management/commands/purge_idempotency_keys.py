@@ -1,5 +1,5 @@
-from chargepay.idempotency import idempotency_purge
-from chargepay.management.base import OperationsCommand
+from core.idempotency import idempotency_purge
+from core.management.base import OperationsCommand
 
 
 class Command(OperationsCommand):

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts import services as accounts_services
 from accounts.models import Customer, Partner, PartnerApiKey, PartnerLink, User
-from chargepay.management.base import OperationsCommand
+from core.management.base import OperationsCommand
 from gateways import selectors as gateway_selectors
 from gateways import services as gateway_services
 from ledger import selectors as ledger_selectors

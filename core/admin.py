@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from chargepay.errors import (
+from core.errors import (
     ChargepayError,
     InsufficientBalance,
     InvalidParameter,

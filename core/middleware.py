@@ -1,7 +1,7 @@
 import re
 import uuid
 
-from .request_context import request_id_var
+from core.request_context import request_id_var
 
 # A caller's id is echoed only when it is short and plain, so it can never inject into logs or headers.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")

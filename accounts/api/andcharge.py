@@ -1,0 +1,229 @@
+"""Authentication of the &Charge partner API: who is calling, whether its API key still holds, and its rate limit.
+
+Every authenticated &Charge view subclasses AndChargeView (its docstring says where the API key is checked).
+"""
+
+import hashlib
+import logging
+
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import selectors
+from accounts.models import Partner
+from accounts.tokens import ANDCHARGE_API
+from core import errors
+from core.api.andcharge import AndChargeAPIView
+
+logger = logging.getLogger("chargepay.api.andcharge")
+
+
+class PartnerPrincipal:
+    """The caller of the &Charge API: a partner named by the claims of a genuine, unexpired access token.
+
+    `partner` is known once the token's API key has been found active (AndChargeView says when that is asked).
+    """
+
+    is_authenticated = True
+
+    def __init__(self, *, partner_code: str, access_key_id: str):
+        self.partner_code = partner_code
+        self.access_key_id = access_key_id
+        self.key_checked = False
+        self._partner: Partner | None = None
+
+    def check_key(self) -> None:
+        """One indexed query: the token's key is unrevoked, of an active partner, the token's partner.
+        Raises AuthorizationInvalid."""
+        key = selectors.api_key_get_active(access_key_id=self.access_key_id)
+        self.key_checked = True
+        if key is None or key.partner.code != self.partner_code:
+            raise errors.AuthorizationInvalid()
+        self._partner = key.partner
+
+    def key_found_active(self, *, partner: Partner) -> None:
+        """A service found the key active inside its own database round trip (the payment)."""
+        self.key_checked = True
+        self._partner = partner
+
+    @property
+    def partner(self) -> Partner:
+        if self._partner is None:
+            raise errors.AuthorizationInvalid()
+        return self._partner
+
+
+def _access_token_claims(raw: str) -> PartnerPrincipal:
+    """The principal of a genuine, unexpired &Charge access token. Raises AuthorizationInvalid."""
+    try:
+        token = AccessToken(raw)  # signature, algorithm, expiry, issuer, audience, token_type=access
+    except TokenError:
+        raise errors.AuthorizationInvalid() from None
+    partner_code, access_key_id = token.get("partner"), token.get("kid")
+    if token.get("api") != ANDCHARGE_API or not isinstance(partner_code, str) or not isinstance(access_key_id, str):
+        raise errors.AuthorizationInvalid()
+    if not partner_code or not access_key_id:
+        raise errors.AuthorizationInvalid()
+    return PartnerPrincipal(partner_code=partner_code, access_key_id=access_key_id)
+
+
+class PartnerTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <accessToken>`, checked from the token alone (no database): a signed, unexpired
+    &Charge access token. None without an Authorization header (the permission then answers 401)."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw or " " in raw:
+            raise errors.AuthorizationInvalid()
+        return _access_token_claims(raw), None
+
+    def authenticate_header(self, request):
+        return "Bearer"
+
+
+class PartnerJWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = PartnerTokenAuthentication
+    match_subclasses = True
+    name = "partnerAccessToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class IsPathPartner(BasePermission):
+    """The token's partner must be the path's partnerId: another partner's path is ACCESS_DENIED."""
+
+    def has_permission(self, request, view):
+        principal = request.user
+        if not isinstance(principal, PartnerPrincipal):
+            return False
+        if principal.partner_code != view.kwargs.get("partner_id"):
+            raise errors.AccessDenied()
+        return True
+
+
+# One round trip per request: count the hit and read how long the partner's window still runs. The window opens
+# with the partner's first request and lasts the rate's period (a fixed window per partner); INCR is atomic, so
+# concurrent workers never lose a count.
+_WINDOW_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+class PartnerRateThrottle(SimpleRateThrottle):
+    """Per-partner rate limit (PARTNER_RATE_LIMIT, DRF syntax, e.g. 6000/min), counted in the cache.
+
+    With Redis (production, make test) each partner has a counter whose window opens with its first request
+    and lasts the period: at most N requests per window, one atomic round trip per request, O(1) whatever the
+    rate. Other caches (make run's in-memory cache) use DRF's sliding log. If the cache is unreachable the
+    limit is not applied (fail open, logged): a payment must not fail because a counter is unavailable.
+    """
+
+    scope = "partner"
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        try:
+            window = self._redis_hit(self.key)
+            if window is None:
+                return super().allow_request(request, view)
+        except Exception:
+            logger.warning("rate-limit cache unavailable; request allowed", exc_info=True)
+            return True
+        count, ttl_ms = window
+        if count <= self.num_requests:
+            return True
+        self._redis_wait = ttl_ms / 1000
+        return False
+
+    def wait(self):
+        redis_wait = getattr(self, "_redis_wait", None)
+        return redis_wait if redis_wait is not None else super().wait()
+
+    def _redis_hit(self, key: str) -> tuple[int, int] | None:
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if not isinstance(backend, RedisCache):
+            return None
+        script = getattr(backend, "_partner_window_script", None)
+        if script is None:
+            client = backend._cache.get_client(write=True)
+            script = client.register_script(_WINDOW_SCRIPT)
+            backend._partner_window_script = script  # one client and script per cache handler (per thread)
+        count, ttl = script(keys=[backend.make_and_validate_key(key)], args=[int(self.duration * 1000)])
+        return int(count), int(ttl)
+
+    def get_cache_key(self, request, view):
+        principal = request.user
+        if not isinstance(principal, PartnerPrincipal):
+            return None
+        # The partner code from the token (no database); hashed so any code makes a valid cache key.
+        ident = hashlib.blake2s(principal.partner_code.encode(), digest_size=12).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class AndChargeView(AndChargeAPIView):
+    """Base of every authenticated &Charge view. Order: token → API key → partner scope → rate limit → the view.
+
+    The token is checked from itself (PartnerTokenAuthentication, no database). Whether its API key still holds
+    (not revoked, partner active) is asked exactly once per request, never cached, so a revoked key's tokens stop
+    at once, and always before any answer other than a 401 can leave:
+    - by default, right after authentication: one indexed query (PartnerPrincipal.check_key), which also loads
+      `self.partner`;
+    - for the methods in `key_checked_by_service` (the payment's POST), by the service inside its own database
+      round trip (the view then calls `key_found_active`); a request refused before it reaches the service
+      (bad body, another partner's path, rate limit) is checked in handle_exception, so 401 still comes first;
+    - never when `checks_key` is False (the ping answers from the token alone).
+    """
+
+    authentication_classes = [PartnerTokenAuthentication]
+    permission_classes = [IsPathPartner]
+    throttle_classes = [PartnerRateThrottle]
+    checks_key = True
+    key_checked_by_service: frozenset[str] = frozenset()
+
+    def perform_authentication(self, request):
+        principal = request.user
+        if isinstance(principal, PartnerPrincipal) and self.checks_key and request.method not in self.key_checked_by_service:
+            principal.check_key()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if len(kwargs.get("user_id", "")) > 100:
+            raise errors.ParameterMaxLength("userId", 100)
+
+    def handle_exception(self, exc):
+        principal = getattr(self.request, "_user", None)  # never authenticates again
+        if (
+            isinstance(principal, PartnerPrincipal)
+            and self.checks_key
+            and not principal.key_checked
+            and not isinstance(exc, errors.AuthorizationInvalid)
+        ):
+            try:
+                principal.check_key()
+            except Exception as error:  # revoked (401), or the key cannot be checked (database down: 500)
+                exc = error
+        return super().handle_exception(exc)
+
+    @property
+    def partner(self) -> Partner:
+        return self.request.user.partner
