@@ -1,8 +1,6 @@
 """People and partners in the back-office.
 
-- Customers: found by id, email, name, a partner's userId or an RFID token; the page shows both balances,
-  partner links, cards (masked), RFID tokens and one timeline of everything that touched the customer,
-  with the staff actions (grant or adjust kilometers) a role allows.
+(The customer page, which shows every app's records, is the back-office app's: backoffice/admin.py.)
 - Partners: API keys (created by staff with the secret shown once, revoked with a reason), service
   accounts, links.
 - The audit log: read-only and never deletable.
@@ -12,24 +10,17 @@ Customer, partner and audit rows are not edited here: they change through servic
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from core.admin import ReadOnlyModelAdmin, ReasonForm, render_staff_page, staff_action_page, staff_error_message
-from core.errors import ChargepayError, InsufficientBalance
-from gateways import selectors as gateway_selectors
-from gateways.models import PaymentMethod
-from ledger import selectors as ledger_selectors
-from ledger import services as ledger_services
-from ledger.models import Account, AccountKind, Unit
+from core.admin import ReadOnlyModelAdmin, ReasonForm, admin_url, render_staff_page, staff_action_page
 
 from . import services
-from .forms import ApiKeyForm, KilometersForm
-from .models import AuditLog, Customer, Partner, PartnerApiKey, PartnerLink, RfidToken, User
+from .forms import ApiKeyForm
+from .models import AuditLog, Partner, PartnerApiKey, PartnerLink, User
 
 # simplejwt's own admin would show every partner's refresh token in full, which lets a staff member act as the
 # partner: token rows stay out of the back-office (a revoked API key, or the blacklist, is how access is cut).
@@ -40,142 +31,6 @@ for token_model in (OutstandingToken, BlacklistedToken):
 admin.site.site_header = "chargepay back-office"
 admin.site.site_title = "chargepay back-office"
 admin.site.index_title = "Customers, ledger, card charges and reconciliation"
-
-
-def _admin_url(link: tuple[str, int] | None) -> str:
-    if link is None:
-        return ""
-    app_label, model = link[0].split(".")
-    try:
-        return reverse(f"admin:{app_label}_{model}_change", args=[link[1]])
-    except NoReverseMatch:
-        return ""
-
-
-class LinkInline(admin.TabularInline):
-    model = PartnerLink
-    extra = 0
-    can_delete = False
-    fields = ("partner", "external_user_id", "status", "created_at", "linked_at")
-    readonly_fields = fields
-    show_change_link = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("partner")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Customer)
-class CustomerAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "email", "name", "km_balance", "usd_balance", "created_at")
-    search_fields = ("email", "name", "=links__external_user_id", "=rfid_tokens__token")
-    search_help_text = "Customer id, email, name, a partner's userId or an RFID token"
-    ordering = ("-id",)
-    show_full_result_count = False
-    fields = ("email", "name", "created_at")
-    readonly_fields = fields
-    inlines = [LinkInline]
-    change_form_template = "admin/accounts/customer/change_form.html"
-
-    def get_queryset(self, request):
-        wallets = Account.objects.filter(kind=AccountKind.WALLET, customer=OuterRef("pk"))
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                km=Subquery(wallets.filter(unit=Unit.KM).values("balance")[:1]),
-                usd=Subquery(wallets.filter(unit=Unit.USD_CENTS).values("balance")[:1]),
-            )
-        )
-
-    def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if term.isascii() and term.isdigit() and len(term) <= 18:
-            queryset |= self.get_queryset(request).filter(pk=int(term))
-        return queryset, may_have_duplicates
-
-    @admin.display(description="kilometers", ordering="km")
-    def km_balance(self, customer) -> int:
-        return customer.km
-
-    @admin.display(description="cents", ordering="usd")
-    def usd_balance(self, customer) -> int:
-        return customer.usd
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        customer = self.get_object(request, object_id)
-        if customer is not None:
-            timeline = [
-                {"event": event, "url": _admin_url(event.link)}
-                for event in gateway_selectors.customer_timeline(customer_id=customer.pk, limit=200)
-            ]
-            extra_context = {
-                **(extra_context or {}),
-                "balances": ledger_selectors.customer_balances(customer_id=customer.pk),
-                "cards": PaymentMethod.objects.filter(customer=customer).order_by("-last_used_at"),
-                "rfid_tokens": RfidToken.objects.filter(customer=customer).order_by("-created_at"),
-                "timeline": timeline,
-                "may_adjust": request.user.has_perm("ledger.adjust_kilometers"),
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:object_id>/kilometers/",
-                self.admin_site.admin_view(self.kilometers_view),
-                name="accounts_customer_kilometers",
-            ),
-            *super().get_urls(),
-        ]
-
-    def kilometers_view(self, request, object_id: int):
-        """Grant (goodwill) or adjust (correct) a customer's kilometers, with a required reason (finance)."""
-        if not request.user.has_perm("ledger.adjust_kilometers"):
-            raise PermissionDenied
-        customer = get_object_or_404(Customer, pk=object_id)
-        form = KilometersForm(request.POST or None)
-        return staff_action_page(
-            request,
-            self,
-            obj=customer,
-            form=form,
-            perform=lambda data: ledger_services.kilometers_change_by_staff(
-                customer=customer,
-                kilometer=form.signed_kilometers(),
-                goodwill=data["purpose"] == KilometersForm.GOODWILL,
-                reason=data["reason"],
-                staff=request.user,
-            ),
-            done=lambda txn: (
-                f"Recorded as transaction #{txn.pk}.",
-                reverse("admin:accounts_customer_change", args=[customer.pk]),
-            ),
-            describe_error=_correction_error_message,
-            template="admin/accounts/customer/kilometers.html",
-            context={
-                "title": f"Grant or adjust kilometers of customer {customer.pk}",
-                "balances": ledger_selectors.customer_balances(customer_id=customer.pk),
-                "confirm_label": "Record",
-            },
-        )
-
-
-def _correction_error_message(error: ChargepayError) -> str:
-    if isinstance(error, InsufficientBalance):
-        # Not "spent since" (the wording of a refused reversal): a correction asked for more than the wallet holds.
-        available, requested = error.args
-        return (
-            f"Refused ({error.code}): the wallet holds {available} km, less than the {requested} km to take away; "
-            "nothing was changed."
-        )
-    return staff_error_message(error)
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -350,7 +205,7 @@ class AuditLogAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="object")
     def target(self, record: AuditLog):
-        url = _admin_url((record.object_type, int(record.object_id)) if record.object_id.isdigit() else None)
+        url = admin_url((record.object_type, int(record.object_id)) if record.object_id.isdigit() else None)
         label = f"{record.object_type} #{record.object_id}"
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -10,10 +9,6 @@ class AccountsConfig(AppConfig):
         from django.contrib.admin.models import LogEntry
         from django.db.models.signals import post_save
 
-        from .roles import roles_sync_after_migrate
-
-        # After every migrate (and every flush, which tests do): the support and finance groups exist.
-        post_migrate.connect(roles_sync_after_migrate, sender=self, dispatch_uid="accounts.roles_sync")
         # Standard admin edits (users, groups, beat schedules) are staff actions too: each gets an audit record.
         post_save.connect(_audit_admin_edit, sender=LogEntry, dispatch_uid="accounts.audit_admin_edit")
 

@@ -17,7 +17,6 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from core.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFound
-from ledger import services as ledger_services
 
 from . import selectors
 from .audit import audit_record
@@ -29,21 +28,6 @@ _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
 def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def partner_create(*, code: str, name: str) -> Partner:
-    """Create a partner and its kilometer account. Raises InvalidParameter for a taken or bad code."""
-    code, name = code.strip(), name.strip()
-    if not code or len(code) > 100 or "/" in code:
-        raise InvalidParameter(code, "code")
-    if not name:
-        raise InvalidParameter(name, "name")
-    with transaction.atomic():
-        if Partner.objects.filter(code=code).exists():
-            raise InvalidParameter(code, "code")
-        partner = Partner.objects.create(code=code, name=name)
-        ledger_services.partner_accounts_open(partner=partner)
-    return partner
 
 
 def api_key_create(*, partner: Partner, label: str = "", access_key_id: str | None = None, secret: str | None = None):
@@ -105,17 +89,6 @@ def api_key_revoke_by_staff(*, key_id: int, staff: User, reason: str) -> Partner
             detail={"accessKeyId": key.access_key_id},
         )
     return key
-
-
-def customer_create(*, email: str = "", name: str = "") -> Customer:
-    """Create a customer with an empty wallet in every unit."""
-    email = email.strip()
-    with transaction.atomic():
-        if email and Customer.objects.filter(email__iexact=email).exists():
-            raise InvalidParameter(email, "email")
-        customer = Customer.objects.create(email=email, name=name.strip())
-        ledger_services.wallets_open(customer=customer)
-    return customer
 
 
 def partner_link_create(*, partner: Partner, external_user_id: str, customer: Customer, confirmed: bool) -> PartnerLink:

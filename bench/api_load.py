@@ -141,8 +141,9 @@ import json, sys
 from datetime import date
 from django.db import connection, transaction
 from accounts import services as accounts_services
+from ledger import services as ledger_services
 wallets, cards, wallet_balance, hot_balance = (int(a) for a in sys.argv[1:5])
-partner = accounts_services.partner_create(code="BENCH-001", name="Bench Partner")
+partner = ledger_services.partner_create(code="BENCH-001", name="Bench Partner")
 key, secret = accounts_services.api_key_create(partner=partner, label="bench")
 accounts_services.service_account_create(partner=partner, email="hop.bench@chargepay.example", password="bench-hop-password-2026")
 with transaction.atomic(), connection.cursor() as cursor:

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 
 from core.errors import (
     ChargepayError,
@@ -130,3 +131,14 @@ def staff_action_page(
             model_admin.message_user(request, message, messages.SUCCESS)
             return HttpResponseRedirect(url)
     return render_staff_page(request, model_admin, template, {"form": form, **context}, obj=obj)
+
+
+def admin_url(link: tuple[str, int] | None) -> str:
+    """The admin change page of `("app_label.model", pk)`, or "" when there is none."""
+    if link is None:
+        return ""
+    app_label, model = link[0].split(".")
+    try:
+        return reverse(f"admin:{app_label}_{model}_change", args=[link[1]])
+    except NoReverseMatch:
+        return ""

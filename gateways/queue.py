@@ -6,9 +6,8 @@ the outbox, and the sweeper re-enqueues whatever did not start in time.
 
 import logging
 
+from celery import current_app as app  # the project's app (chargepay.celery), without importing the project
 from django.conf import settings
-
-from chargepay.celery import app
 
 logger = logging.getLogger("chargepay.gateways.queue")
 

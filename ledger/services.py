@@ -49,6 +49,34 @@ def partner_accounts_open(*, partner: Partner) -> Account:
     return Account.objects.get_or_create(kind=AccountKind.PARTNER, partner=partner, unit=Unit.KM)[0]
 
 
+def customer_create(*, email: str = "", name: str = "") -> Customer:
+    """Create a customer with an empty wallet in every unit (customers are opened here so that none exists
+    without its wallets). Raises InvalidParameter for an e-mail address already taken."""
+    email = email.strip()
+    with transaction.atomic():
+        if email and Customer.objects.filter(email__iexact=email).exists():
+            raise InvalidParameter(email, "email")
+        customer = Customer.objects.create(email=email, name=name.strip())
+        wallets_open(customer=customer)
+    return customer
+
+
+def partner_create(*, code: str, name: str) -> Partner:
+    """Create a partner with its kilometer account (partners are opened here so that none exists without it).
+    Raises InvalidParameter for a taken or bad code."""
+    code, name = code.strip(), name.strip()
+    if not code or len(code) > 100 or "/" in code:
+        raise InvalidParameter(code, "code")
+    if not name:
+        raise InvalidParameter(name, "name")
+    with transaction.atomic():
+        if Partner.objects.filter(code=code).exists():
+            raise InvalidParameter(code, "code")
+        partner = Partner.objects.create(code=code, name=name)
+        partner_accounts_open(partner=partner)
+    return partner
+
+
 def _is_unique_violation(error: IntegrityError, constraint: str) -> bool:
     cause = error.__cause__
     diag = getattr(cause, "diag", None)

@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import AuditLog, PartnerApiKey, User
-from accounts.roles import FINANCE, SUPPORT
+from backoffice.roles import FINANCE, SUPPORT
 from gateways.models import CardCharge
 from ledger.models import Account, AccountKind, Entry, Transaction
 

@@ -2,6 +2,7 @@ import factory
 
 from accounts import services
 from accounts.models import Customer, Partner, PartnerLink
+from ledger import services as ledger_services
 
 
 class PartnerFactory(factory.django.DjangoModelFactory):
@@ -15,7 +16,7 @@ class PartnerFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return services.partner_create(code=kwargs["code"], name=kwargs["name"])
+        return ledger_services.partner_create(code=kwargs["code"], name=kwargs["name"])
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):
@@ -29,7 +30,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return services.customer_create(email=kwargs["email"], name=kwargs["name"])
+        return ledger_services.customer_create(email=kwargs["email"], name=kwargs["name"])
 
 
 class PartnerLinkFactory(factory.django.DjangoModelFactory):

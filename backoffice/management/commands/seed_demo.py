@@ -33,14 +33,14 @@ class Command(OperationsCommand):
     def run(self, **options):
         if not settings.DEBUG:
             raise CommandError("seed_demo writes public demo credentials; it runs only with DEBUG=True")
-        partner = Partner.objects.filter(code="PCS-001").first() or accounts_services.partner_create(
+        partner = Partner.objects.filter(code="PCS-001").first() or ledger_services.partner_create(
             code="PCS-001", name="MSP Partner"
         )
         if not PartnerApiKey.objects.filter(access_key_id=DEMO_ACCESS_KEY_ID).exists():
             accounts_services.api_key_create(partner=partner, label="demo", access_key_id=DEMO_ACCESS_KEY_ID, secret=DEMO_SECRET)
         customer = Customer.objects.filter(email__iexact="demo.driver@chargepay.example").first()
         if customer is None:
-            customer = accounts_services.customer_create(email="demo.driver@chargepay.example", name="Demo Driver")
+            customer = ledger_services.customer_create(email="demo.driver@chargepay.example", name="Demo Driver")
             ledger_services.kilometers_grant(customer=customer, kilometer=100, reason="seed_demo welcome kilometers")
         if not PartnerLink.objects.filter(partner=partner, external_user_id="pcsUserId001").exists():
             accounts_services.partner_link_create(
@@ -53,7 +53,7 @@ class Command(OperationsCommand):
             )
         hop_customer = Customer.objects.filter(email__iexact="hop.customer@chargepay.example").first()
         if hop_customer is None:
-            hop_customer = accounts_services.customer_create(email="hop.customer@chargepay.example", name="HOP Customer")
+            hop_customer = ledger_services.customer_create(email="hop.customer@chargepay.example", name="HOP Customer")
             accounts_services.partner_link_create(
                 partner=partner, external_user_id="hopUser001", customer=hop_customer, confirmed=True
             )

@@ -1,5 +1,5 @@
-from accounts import services
 from core.management.base import OperationsCommand
+from ledger import services
 
 
 class Command(OperationsCommand):

@@ -1,4 +1,4 @@
-from accounts.roles import roles_sync
+from backoffice.roles import roles_sync
 from core.management.base import OperationsCommand
 
 

@@ -1,0 +1,1 @@
+"""No tables of its own: post_migrate (the roles) is only sent to apps with a models module."""
