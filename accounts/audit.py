@@ -1,6 +1,7 @@
 """The audit trail of staff actions. `audit_record` is called by the service that performs the action,
 inside that service's database transaction (so the action and its record commit or roll back together)."""
 
+from django.contrib import admin
 from django.db import models, transaction
 
 from .models import AuditAction, AuditLog, Customer, Partner, User
@@ -38,16 +39,13 @@ def audit_record(
     )
 
 
-# Models whose admin saves already go through an audited service: their admin log entries would duplicate it.
-_AUDITED_BY_SERVICES = {("ledger", "reconciliationfinding"), ("gateways", "gatewaybatchfile")}
-
-
 def audit_admin_edit(*, log_entry) -> AuditLog | None:
     """Mirror one of the Django admin's own log entries (a user, group or beat schedule added, changed or deleted
     through a standard admin form) into the audit log. The admin writes its entry inside the same transaction
     as the edit, so the audit record commits with it."""
     content_type = log_entry.content_type
-    if content_type is not None and (content_type.app_label, content_type.model) in _AUDITED_BY_SERVICES:
+    model_admin = admin.site._registry.get(content_type.model_class()) if content_type is not None else None
+    if getattr(model_admin, "audited_by_service", False):  # its saves are audited by the service they call
         return None
     verb = {1: "added", 2: "changed", 3: "deleted"}.get(log_entry.action_flag, "edited")
     message = log_entry.get_change_message() or "no field changed"

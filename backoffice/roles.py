@@ -19,7 +19,7 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "gateways")
+_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
@@ -29,7 +29,7 @@ FINANCE_PERMISSIONS = (
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",
     "gateways.retry_capture_cardcharge",
-    "ledger.change_reconciliationfinding",
+    "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",
     "django_celery_beat.view_periodictask",
     "django_celery_beat.change_periodictask",

@@ -23,7 +23,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from gateways.reconciliation import reconcile  # noqa: E402
+from reconciliation.services import reconcile  # noqa: E402
 
 ENTRIES = int(os.environ.get("ENTRIES", "1000000"))
 WALLETS = 10_000

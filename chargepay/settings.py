@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "gateways",
+    "reconciliation",
     "backoffice",
 ]
 
@@ -193,7 +194,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Schedules live here; DatabaseScheduler copies them into django-celery-beat's tables, where staff edit them.
 CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
-    "reconcile": {"task": "gateways.reconcile", "schedule": crontab(hour=4, minute=0)},
+    "reconcile": {"task": "reconciliation.reconcile", "schedule": crontab(hour=4, minute=0)},
     "close-settlement-batch": {
         "task": "gateways.close_settlement_batch",
         "schedule": crontab(hour=2, minute=0),

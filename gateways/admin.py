@@ -222,6 +222,8 @@ class BatchFileForm(forms.ModelForm):
 class GatewayBatchFileAdmin(admin.ModelAdmin):
     """Finance uploads the gateway's batch CSV; reconciliation matches against it instead of the export."""
 
+    audited_by_service = True  # saves go through an audited service: no mirrored admin edit
+
     form = BatchFileForm
     list_display = ("cycle_code", "uploaded_by", "uploaded_at")
     readonly_fields = ("uploaded_by", "uploaded_at")

@@ -5,13 +5,11 @@ under a row lock), so acks_late + reject_on_worker_lost redelivery is safe.
 """
 
 import random
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
 
-from . import reconciliation, services
+from . import services
 
 
 def _backoff(retries: int) -> float:
@@ -66,9 +64,3 @@ def close_settlement_batch(self) -> str:
             return f"not closed: {error}"
         raise self.retry(countdown=60, exc=error) from None
     return batch.cycle_code
-
-
-@shared_task(name="gateways.reconcile", acks_late=True)
-def reconcile_yesterday() -> dict:
-    run = reconciliation.reconcile(business_date=timezone.localdate() - timedelta(days=1))
-    return run.summary

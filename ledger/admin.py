@@ -1,8 +1,6 @@
 """The ledger in the back-office: transactions (read-only, with their entries; reversal by staff with a
-confirmation page), wallet and system accounts (read-only), and reconciliation runs and findings (finance
-resolves a finding with a note). Nobody adds, changes or deletes a ledger row through the admin."""
+confirmation page), wallet and system accounts (read-only). Nobody adds, changes or deletes a ledger row through the admin."""
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,21 +14,16 @@ from rangefilter.filters import DateRangeFilterBuilder
 
 from accounts.models import Customer
 from core.admin import ReadOnlyModelAdmin, ReasonForm, staff_action_page
-from core.errors import ChargepayError
 
 from . import selectors, services
 from .models import (
     Account,
     AccountKind,
     Entry,
-    FindingStatus,
-    ReconciliationFinding,
-    ReconciliationRun,
     Transaction,
     TransactionKind,
     TransactionStatus,
 )
-from .reconciliation import finding_resolve
 
 
 def reversal_policy(user) -> tuple[int | None, tuple[TransactionKind, ...]]:
@@ -231,90 +224,3 @@ class AccountAdmin(ReadOnlyModelAdmin):
     @admin.display(description="balance (sum of entries)")
     def derived_balance(self, account: Account) -> int:
         return selectors.account_entries_total(account_id=account.pk)
-
-
-class FindingInline(admin.TabularInline):
-    model = ReconciliationFinding
-    fk_name = "last_run"
-    extra = 0
-    can_delete = False
-    fields = ("kind", "severity", "status", "involved", "expected_amount", "actual_amount", "detail")
-    readonly_fields = fields
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "business_date", "started_at", "finished_at", "summary")
-    list_filter = ("business_date",)
-    readonly_fields = ("business_date", "started_at", "finished_at", "summary")
-    inlines = [FindingInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ResolveFindingForm(forms.ModelForm):
-    resolution_note = forms.CharField(widget=forms.Textarea, required=True, help_text="Why this finding is resolved (kept).")
-
-    class Meta:
-        model = ReconciliationFinding
-        fields = ("resolution_note",)
-
-
-@admin.register(ReconciliationFinding)
-class ReconciliationFindingAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "severity", "status", "expected_amount", "actual_amount", "first_run", "last_run")
-    list_filter = ("status", "severity", "kind", "last_run__business_date")
-    list_select_related = ("first_run", "last_run")
-    search_fields = ("fingerprint", "detail")
-    form = ResolveFindingForm
-    readonly_fields = (
-        "kind",
-        "severity",
-        "status",
-        "fingerprint",
-        "involved",
-        "expected_amount",
-        "actual_amount",
-        "detail",
-        "first_run",
-        "last_run",
-        "resolved_by",
-        "resolved_at",
-        "closed_at",
-    )
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.status != FindingStatus.OPEN:
-            return (*self.readonly_fields, "resolution_note")
-        return self.readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Only an open finding is resolved: a resolved or auto-closed one is read-only (a POST to it used to reach
-        # save_model without the note field and fail with a KeyError).
-        if obj is not None and obj.status != FindingStatus.OPEN:
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        """Saving an open finding with a note resolves it through the service (who, when, why are kept)."""
-        try:
-            finding_resolve(finding_id=obj.pk, resolved_by=request.user, note=form.cleaned_data["resolution_note"])
-        except ChargepayError as error:
-            messages.error(request, f"Not resolved: {error}")

@@ -17,8 +17,8 @@ from accounts.tests.backoffice import staff_member
 from conftest import SEED_REQUEST, grant, login, wallet_of
 from gateways import services as gateway_services
 from gateways.models import GatewayBatchFile
-from gateways.reconciliation import reconcile
 from ledger import services as ledger_services
+from reconciliation.services import reconcile
 
 # What each role reads (DESIGN §8 and accounts.roles): the back-office apps, and finance the beat schedules too.
 BACK_OFFICE = {
@@ -29,8 +29,8 @@ BACK_OFFICE = {
     "accounts.user",
     "ledger.transaction",
     "ledger.account",
-    "ledger.reconciliationrun",
-    "ledger.reconciliationfinding",
+    "reconciliation.reconciliationrun",
+    "reconciliation.reconciliationfinding",
     "gateways.cardcharge",
     "gateways.settlementbatch",
     "gateways.gatewaybatchfile",

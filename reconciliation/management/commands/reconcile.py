@@ -4,8 +4,8 @@ from django.core.management.base import CommandError
 
 from core.errors import InvalidParameter
 from core.management.base import OperationsCommand
-from gateways.reconciliation import reconcile
-from ledger.models import FindingStatus, ReconciliationFinding, Severity
+from reconciliation.models import FindingStatus, ReconciliationFinding, Severity
+from reconciliation.services import reconcile
 
 
 class Command(OperationsCommand):

@@ -10,9 +10,8 @@ from accounts.models import AuditAction, AuditLog
 from accounts.tests.factories import CustomerFactory
 from conftest import grant, wallet_of
 from gateways.models import GatewayBatchFile
-from gateways.reconciliation import reconcile
-from ledger.models import FindingStatus, ReconciliationFinding
-from ledger.reconciliation import finding_resolve
+from reconciliation.models import FindingStatus, ReconciliationFinding
+from reconciliation.services import finding_resolve, reconcile
 
 
 def _finding():
@@ -27,17 +26,17 @@ def _finding():
 def test_run_page_shows_summary_and_findings(admin_client, db, gateway_settings):
     run, finding = _finding()
 
-    page = admin_client.get(reverse("admin:ledger_reconciliationrun_change", args=[run.pk]))
+    page = admin_client.get(reverse("admin:reconciliation_reconciliationrun_change", args=[run.pk]))
 
     assert page.status_code == 200
     assert "wallet_balance_mismatch" in page.content.decode()
-    listing = admin_client.get(reverse("admin:ledger_reconciliationfinding_changelist") + "?status__exact=open")
+    listing = admin_client.get(reverse("admin:reconciliation_reconciliationfinding_changelist") + "?status__exact=open")
     assert f">{finding.pk}<" in listing.content.decode()
 
 
 def test_resolving_a_finding_keeps_who_when_and_why(admin_client, admin_user, db, gateway_settings):
     _, finding = _finding()
-    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+    url = reverse("admin:reconciliation_reconciliationfinding_change", args=[finding.pk])
 
     refused = admin_client.post(url, {"resolution_note": ""})
     assert refused.status_code == 200  # the form asks for the note
@@ -58,12 +57,17 @@ def test_resolving_a_finding_keeps_who_when_and_why(admin_client, admin_user, db
 def test_findings_and_runs_cannot_be_added_or_deleted(admin_client, db, gateway_settings):
     run, finding = _finding()
 
-    assert admin_client.get(reverse("admin:ledger_reconciliationfinding_add")).status_code == 403
+    assert admin_client.get(reverse("admin:reconciliation_reconciliationfinding_add")).status_code == 403
     assert (
-        admin_client.post(reverse("admin:ledger_reconciliationfinding_delete", args=[finding.pk]), {"post": "yes"}).status_code
+        admin_client.post(
+            reverse("admin:reconciliation_reconciliationfinding_delete", args=[finding.pk]), {"post": "yes"}
+        ).status_code
         == 403
     )
-    assert admin_client.post(reverse("admin:ledger_reconciliationrun_delete", args=[run.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:reconciliation_reconciliationrun_delete", args=[run.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert ReconciliationFinding.objects.filter(pk=finding.pk).exists()
 
 
@@ -91,7 +95,7 @@ def test_finance_uploads_a_gateway_batch_csv(admin_client, admin_user, db):
 
 def test_finance_resolves_a_finding_and_the_audit_log_keeps_it(finance_client, finance_user, gateway_settings):
     _, finding = _finding()
-    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+    url = reverse("admin:reconciliation_reconciliationfinding_change", args=[finding.pk])
 
     page = finance_client.get(url)
     response = finance_client.post(url, {"resolution_note": "corrected by hand, ticket FIN-12"})
@@ -105,7 +109,7 @@ def test_finance_resolves_a_finding_and_the_audit_log_keeps_it(finance_client, f
         finance_user,
         AuditAction.FINDING_RESOLVE,
         "corrected by hand, ticket FIN-12",
-        "ledger.reconciliationfinding",
+        "reconciliation.reconciliationfinding",
         str(finding.pk),
         {"kind": finding.kind, "involved": finding.involved},
     )
@@ -115,7 +119,7 @@ def test_finance_resolves_a_finding_and_the_audit_log_keeps_it(finance_client, f
 def test_only_finance_resolves_findings(request, role, page_status, gateway_settings):
     client = request.getfixturevalue(f"{role}_client")
     _, finding = _finding()
-    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+    url = reverse("admin:reconciliation_reconciliationfinding_change", args=[finding.pk])
 
     page = client.get(url)
     response = client.post(url, {"resolution_note": "looks fine to me"})
@@ -132,7 +136,7 @@ def test_only_finance_resolves_findings(request, role, page_status, gateway_sett
 def test_posting_to_a_resolved_finding_changes_nothing(finance_client, finance_user, gateway_settings):
     _, finding = _finding()
     finding_resolve(finding_id=finding.pk, resolved_by=finance_user, note="known: migration fix pending")
-    url = reverse("admin:ledger_reconciliationfinding_change", args=[finding.pk])
+    url = reverse("admin:reconciliation_reconciliationfinding_change", args=[finding.pk])
 
     page = finance_client.get(url)
     response = finance_client.post(url, {"resolution_note": "a second opinion"})

@@ -16,10 +16,10 @@ from accounts.tests.factories import CustomerFactory
 from conftest import grant, wallet_of
 from gateways import services
 from gateways.models import CardCharge, ChargeStatus, GatewayBatchFile
-from gateways.reconciliation import reconcile
 from ledger import services as ledger_services
-from ledger.models import FindingStatus, ReconciliationFinding, SystemAccount, Transaction, TransactionKind
-from ledger.reconciliation import finding_resolve
+from ledger.models import SystemAccount, Transaction, TransactionKind
+from reconciliation.models import FindingStatus, ReconciliationFinding
+from reconciliation.services import finding_resolve, reconcile
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 

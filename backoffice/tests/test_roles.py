@@ -1,4 +1,4 @@
-"""Staff roles (accounts.roles): the `support` and `finance` groups exist after migrate with exactly their
+"""Staff roles (backoffice.roles): the `support` and `finance` groups exist after migrate with exactly their
 permissions, `manage.py sync_roles` puts them back idempotently, and a staff user in neither group can log in
 to the admin but change nothing."""
 
@@ -16,13 +16,13 @@ from conftest import SEED_REQUEST
 from gateways.models import GatewayBatchFile
 from ledger import services as ledger_services
 
-READ_APPS = ("accounts", "ledger", "gateways")
+READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
 SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge"}
 FINANCE_EXTRA = SUPPORT_EXTRA | {
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",
     "gateways.retry_capture_cardcharge",
-    "ledger.change_reconciliationfinding",
+    "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",
     "django_celery_beat.view_periodictask",
     "django_celery_beat.change_periodictask",
@@ -56,7 +56,7 @@ def test_the_groups_exist_after_migrate_with_exactly_their_permissions(db):
         "ledger.adjust_kilometers",
         "ledger.reverse_any_transaction",
         "gateways.retry_capture_cardcharge",
-        "ledger.change_reconciliationfinding",
+        "reconciliation.change_reconciliationfinding",
         "gateways.add_gatewaybatchfile",
     }
     # Neither role manages partner credentials, staff users or ledger rows.
@@ -144,7 +144,7 @@ def test_staff_in_no_group_can_change_nothing(nogroup_client, nogroup_user, fund
         "group": nogroup_client.get(reverse("admin:auth_group_changelist")),
         "transactions": nogroup_client.get(reverse("admin:ledger_transaction_changelist")),
         "card charges": nogroup_client.get(reverse("admin:gateways_cardcharge_changelist")),
-        "findings": nogroup_client.get(reverse("admin:ledger_reconciliationfinding_changelist")),
+        "findings": nogroup_client.get(reverse("admin:reconciliation_reconciliationfinding_changelist")),
     }
 
     assert {name: response.status_code for name, response in attempts.items()} == dict.fromkeys(attempts, 403)

@@ -1,0 +1,97 @@
+"""Reconciliation in the back-office: runs with their findings (read-only), and findings that finance
+resolves with a note."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from core.errors import ChargepayError
+
+from .models import FindingStatus, ReconciliationFinding, ReconciliationRun
+from .services import finding_resolve
+
+
+class FindingInline(admin.TabularInline):
+    model = ReconciliationFinding
+    fk_name = "last_run"
+    extra = 0
+    can_delete = False
+    fields = ("kind", "severity", "status", "involved", "expected_amount", "actual_amount", "detail")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "business_date", "started_at", "finished_at", "summary")
+    list_filter = ("business_date",)
+    readonly_fields = ("business_date", "started_at", "finished_at", "summary")
+    inlines = [FindingInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ResolveFindingForm(forms.ModelForm):
+    resolution_note = forms.CharField(widget=forms.Textarea, required=True, help_text="Why this finding is resolved (kept).")
+
+    class Meta:
+        model = ReconciliationFinding
+        fields = ("resolution_note",)
+
+
+@admin.register(ReconciliationFinding)
+class ReconciliationFindingAdmin(admin.ModelAdmin):
+    audited_by_service = True  # saves go through an audited service: no mirrored admin edit
+    list_display = ("id", "kind", "severity", "status", "expected_amount", "actual_amount", "first_run", "last_run")
+    list_filter = ("status", "severity", "kind", "last_run__business_date")
+    list_select_related = ("first_run", "last_run")
+    search_fields = ("fingerprint", "detail")
+    form = ResolveFindingForm
+    readonly_fields = (
+        "kind",
+        "severity",
+        "status",
+        "fingerprint",
+        "involved",
+        "expected_amount",
+        "actual_amount",
+        "detail",
+        "first_run",
+        "last_run",
+        "resolved_by",
+        "resolved_at",
+        "closed_at",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != FindingStatus.OPEN:
+            return (*self.readonly_fields, "resolution_note")
+        return self.readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Only an open finding is resolved: a resolved or auto-closed one is read-only (its form has no note field).
+        if obj is not None and obj.status != FindingStatus.OPEN:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Saving an open finding with a note resolves it through the service (who, when, why are kept)."""
+        try:
+            finding_resolve(finding_id=obj.pk, resolved_by=request.user, note=form.cleaned_data["resolution_note"])
+        except ChargepayError as error:
+            messages.error(request, f"Not resolved: {error}")
