@@ -16,7 +16,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from core.errors import AuthorizationInvalid, InvalidParameter, ObjectNotFound
+from core.errors import ApiKeyAlreadyRevoked, AuthorizationInvalid, InvalidParameter, ObjectNotFound
 
 from . import selectors
 from .audit import audit_record
@@ -70,7 +70,7 @@ def api_key_create_by_staff(*, partner: Partner, label: str, staff: User, reason
 
 def api_key_revoke_by_staff(*, key_id: int, staff: User, reason: str) -> PartnerApiKey:
     """A staff member revokes an API key (audited); its tokens stop working at once.
-    Raises InvalidParameter (no reason, or already revoked), ObjectNotFound."""
+    Raises InvalidParameter (no reason), ApiKeyAlreadyRevoked, ObjectNotFound."""
     if not reason.strip():
         raise InvalidParameter(reason, "reason")
     with transaction.atomic():
@@ -78,7 +78,7 @@ def api_key_revoke_by_staff(*, key_id: int, staff: User, reason: str) -> Partner
         if key is None:
             raise ObjectNotFound("apiKey", key_id)
         if key.revoked_at is not None:
-            raise InvalidParameter(key.access_key_id, "already revoked")
+            raise ApiKeyAlreadyRevoked(access_key_id=key.access_key_id)
         key = api_key_revoke(key=key)
         audit_record(
             actor=staff,

@@ -138,9 +138,8 @@ class CustomerAdmin(ReadOnlyModelAdmin):
 def _correction_error_message(error: ChargepayError) -> str:
     if isinstance(error, InsufficientBalance):
         # Not "spent since" (the wording of a refused reversal): a correction asked for more than the wallet holds.
-        available, requested = error.args
         return (
-            f"Refused ({error.code}): the wallet holds {available} km, less than the {requested} km to take away; "
+            f"Refused ({error.code}): the wallet holds {error.available} km, less than the {error.requested} km to take away; "
             "nothing was changed."
         )
     return staff_error_message(error)

@@ -10,7 +10,9 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from core.errors import (
+    ApiKeyAlreadyRevoked,
     ChargepayError,
+    ChargeStateConflict,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
@@ -54,26 +56,29 @@ class ReasonForm(forms.Form):
 
 def staff_error_message(error: ChargepayError) -> str:
     """A refused staff action, said plainly (the code is kept for support tickets)."""
-    args = list(error.args)
     if isinstance(error, InsufficientBalance):
         text = (
-            f"the wallet holds {args[0]} but {args[1]} would be taken back, so it would go negative. "
+            f"the wallet holds {error.available} but {error.requested} would be taken back, so it would go negative. "
             "The customer has spent it since; nothing was changed."
         )
     elif isinstance(error, TransactionAlreadyReversed):
-        text = f"transaction #{args[0]} is already reversed (it reads CANCELLED); nothing was changed."
+        text = f"transaction #{error.transaction_pk} is already reversed (it reads CANCELLED); nothing was changed."
     elif isinstance(error, TransactionNotReversible):
-        text = f"#{args[0]}: {args[1]}."
+        text = f"#{error.transaction_pk}: {error.why}."
+    elif isinstance(error, ChargeStateConflict):
+        text = f"#{error.charge_pk}: {error.why}."
     elif isinstance(error, StaffLimitExceeded):
-        text = f"{args[0]} {args[2]} is above your limit of {args[1]} {args[2]}; ask someone in finance."
+        text = f"{error.amount} {error.unit} is above your limit of {error.limit} {error.unit}; ask someone in finance."
     elif isinstance(error, WorkInProgress):
-        text = f"#{args[0]}: {args[1]}; try again in a minute."
+        text = f"#{error.object_pk}: {error.what}; try again in a minute."
     elif isinstance(error, InvalidParameter):
-        text = f"invalid {args[1]}: {args[0]!r}."
+        text = f"invalid {error.name}: {error.value!r}."
+    elif isinstance(error, ApiKeyAlreadyRevoked):
+        text = f"API key {error.access_key_id} is already revoked."
     elif isinstance(error, ObjectNotFound):
-        text = f"{args[0]} {args[1]} does not exist."
+        text = f"{error.kind} {error.id} does not exist."
     else:
-        text = ", ".join(str(a) for a in args) or "refused."
+        text = ", ".join(str(value) for value in error.values) or "refused."
     return f"Refused ({error.code}): {text}"
 
 

@@ -1,8 +1,10 @@
 """One error hierarchy for the whole product.
 
-Domain code raises these; each API's exception handler renders them in that API's envelope.
-Every error has a stable `code` (partners switch on it, never on text), an HTTP `status`, and
-positional `args` that the &Charge envelope echoes verbatim (`{"error": code, "args": [...]}`).
+Domain code raises these; each API's exception handler renders them in that API's envelope, and views raise
+nothing else. Every error has a stable `code` (partners switch on it, never on text), an HTTP `status`, and
+named fields (`InsufficientBalance(available=15, requested=25)`; positional values bind in field order).
+Readers use the names; the &Charge envelope lists the values in field order as its `args`
+(`{"error": code, "args": [15, 25]}`).
 """
 
 from enum import StrEnum
@@ -29,38 +31,55 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     STAFF_LIMIT_EXCEEDED = "STAFF_LIMIT_EXCEEDED"
     WORK_IN_PROGRESS = "WORK_IN_PROGRESS"
+    CHARGE_STATE_CONFLICT = "CHARGE_STATE_CONFLICT"
+    API_KEY_ALREADY_REVOKED = "API_KEY_ALREADY_REVOKED"
 
 
 class ChargepayError(Exception):
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
     status: int = 500
+    fields: tuple[str, ...] = ()  # the error's named fields, in the order the &Charge envelope lists them
+
+    def __init__(self, *values, **named):
+        if len(values) > len(self.fields):
+            raise TypeError(f"{type(self).__name__} takes the fields {self.fields}, got {values!r}")
+        bound = dict(zip(self.fields, values, strict=False))
+        unknown = set(named) - set(self.fields) | set(named) & set(bound)
+        missing = set(self.fields) - set(bound) - set(named)
+        if unknown or missing:
+            raise TypeError(f"{type(self).__name__} takes the fields {self.fields}, got {values!r} and {named!r}")
+        bound.update(named)
+        for name in self.fields:
+            setattr(self, name, bound[name])
+        super().__init__(*(bound[name] for name in self.fields))
+
+    @property
+    def values(self) -> list:
+        """The fields' values in field order (the &Charge envelope's `args`)."""
+        return [getattr(self, name) for name in self.fields]
 
     def __str__(self) -> str:
-        return f"{self.code}: {list(self.args)}"
+        return f"{self.code}: {self.values}"
 
 
 # --- Request errors ---------------------------------------------------------------------------
 class InvalidFormat(ChargepayError):
-    """args: (message,)"""
-
+    fields = ("message",)
     code, status = ErrorCode.INVALID_FORMAT, 400
 
 
 class MandatoryParameterNotSet(ChargepayError):
-    """args: (name,)"""
-
+    fields = ("name",)
     code, status = ErrorCode.MANDATORY_PARAMETER_NOT_SET, 400
 
 
 class ParameterMaxLength(ChargepayError):
-    """args: (name, max_length)"""
-
+    fields = ("name", "max_length")
     code, status = ErrorCode.PARAMETER_MAX_LENGTH, 400
 
 
 class InvalidParameter(ChargepayError):
-    """args: (value, name)"""
-
+    fields = ("value", "name")
     code, status = ErrorCode.INVALID_PARAMETER, 400
 
 
@@ -73,64 +92,67 @@ class AccessDenied(ChargepayError):
 
 
 class ObjectNotFound(ChargepayError):
-    """args: (kind, id), e.g. ("user", "pcsUserId001"). A forbidden object answers the same."""
+    """e.g. kind="user", id="pcsUserId001". A forbidden object answers the same."""
 
+    fields = ("kind", "id")
     code, status = ErrorCode.REFERENCED_OBJECT_NOT_FOUND, 404
 
 
 class MethodNotAllowed(ChargepayError):
-    """args: (method,)"""
-
+    fields = ("method",)
     code, status = ErrorCode.METHOD_NOT_ALLOWED, 405
 
 
 class TooManyRequests(ChargepayError):
-    """args: (retry_after_seconds,)"""
-
+    fields = ("retry_after_seconds",)
     code, status = ErrorCode.TOO_MANY_REQUESTS, 429
 
 
 class InternalError(ChargepayError):
-    """args: (request id,). Never expected; the log has the traceback, the caller only the id."""
+    """Never expected; the log has the traceback, the caller only the request id."""
 
+    fields = ("request_id",)
     code, status = ErrorCode.INTERNAL_ERROR, 500
 
 
 # --- Ledger errors ----------------------------------------------------------------------------
 class TransactionAlreadyProcessed(ChargepayError):
-    """args: (external transaction id,)"""
-
+    fields = ("transaction_id",)  # the partner's transactionId
     code, status = ErrorCode.TRANSACTION_ALREADY_PROCESSED, 409
 
 
 class TransactionAlreadyReversed(ChargepayError):
-    """args: (transaction pk,)"""
-
+    fields = ("transaction_pk",)
     code, status = ErrorCode.TRANSACTION_ALREADY_REVERSED, 409
 
 
 class TransactionNotReversible(ChargepayError):
-    """args: (transaction pk, why)"""
-
+    fields = ("transaction_pk", "why")
     code, status = ErrorCode.TRANSACTION_NOT_REVERSIBLE, 409
 
 
 class StaffLimitExceeded(ChargepayError):
-    """args: (amount, limit, unit): a staff action above what the user's role may do alone."""
+    """A staff action above what the user's role may do alone."""
 
+    fields = ("amount", "limit", "unit")
     code, status = ErrorCode.STAFF_LIMIT_EXCEEDED, 403
 
 
 class WorkInProgress(ChargepayError):
-    """args: (object pk, what): a worker is on it right now; try again when it is done."""
+    """A worker is on it right now; try again when it is done."""
 
+    fields = ("object_pk", "what")
     code, status = ErrorCode.WORK_IN_PROGRESS, 409
 
 
 class InsufficientBalance(ChargepayError):
-    """args: (available, requested)"""
-
+    fields = ("available", "requested")
     code, status = ErrorCode.ACCOUNT_BALANCE_NOT_SUFFICIENT, 422
+
+
+class ApiKeyAlreadyRevoked(ChargepayError):
+    fields = ("access_key_id",)
+    code, status = ErrorCode.API_KEY_ALREADY_REVOKED, 409
 
 
 # --- Card charge errors -----------------------------------------------------------------------
@@ -141,8 +163,9 @@ class PaymentDetailsMissing(ChargepayError):
 
 
 class ChargeFailed(ChargepayError):
-    """args: (the gateway's description,): declined, or the gateway said nothing was charged."""
+    """Declined, or the gateway said nothing was charged; `description` is the gateway's."""
 
+    fields = ("description",)
     code, status = ErrorCode.CHARGE_FAILED, 406
 
 
@@ -156,3 +179,10 @@ class IdempotencyKeyReused(ChargepayError):
     """The Idempotency-Key was used before with a different request."""
 
     code, status = ErrorCode.IDEMPOTENCY_KEY_REUSED, 422
+
+
+class ChargeStateConflict(ChargepayError):
+    """The card charge is not in a state the action applies to (e.g. a capture retry of a captured charge)."""
+
+    fields = ("charge_pk", "why")
+    code, status = ErrorCode.CHARGE_STATE_CONFLICT, 409

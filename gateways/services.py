@@ -14,6 +14,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, Customer, User
 from core.errors import (
     ChargeFailed,
+    ChargeStateConflict,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
@@ -424,7 +425,7 @@ def card_charge_capture_retry(*, charge_id: int, requested_by: User, reason: str
     sweep), e.g. after a gateway outage. The same capture TransactionID is reused, so this can never capture
     twice. Audited.
 
-    Locks the charge row. Raises InvalidParameter (reason), TransactionNotReversible (not AUTHORIZED: a
+    Locks the charge row. Raises InvalidParameter (reason), ChargeStateConflict (not AUTHORIZED: a
     refused capture is final for its TransactionID and stays in review), WorkInProgress (a worker holds it now).
     """
     if not reason.strip():
@@ -432,7 +433,9 @@ def card_charge_capture_retry(*, charge_id: int, requested_by: User, reason: str
     with transaction.atomic():
         charge = _charge_lock(charge_id)
         if charge.status != ChargeStatus.AUTHORIZED:
-            raise TransactionNotReversible(charge.pk, f"only an authorized charge awaits capture; this one is {charge.status}")
+            raise ChargeStateConflict(
+                charge_pk=charge.pk, why=f"only an authorized charge awaits capture; this one is {charge.status}"
+            )
         if charge.work_lease_until is not None and charge.work_lease_until > timezone.now():
             raise WorkInProgress(charge.pk, "a worker is capturing this charge now")
         charge.work_enqueued_at = timezone.now()

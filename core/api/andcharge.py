@@ -28,13 +28,13 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def error_body(error: errors.ChargepayError) -> dict:
-    return {"error": str(error.code), "args": list(error.args)}
+    return {"error": str(error.code), "args": error.values}
 
 
 def error_response(error: errors.ChargepayError) -> Response:
     response = Response(error_body(error), status=error.status)
     if isinstance(error, errors.TooManyRequests):
-        response["Retry-After"] = str(error.args[0])
+        response["Retry-After"] = str(error.retry_after_seconds)
     return response
 
 

@@ -49,21 +49,21 @@ def to_hop_error(exc: Exception) -> HopError | None:
     if isinstance(exc, errors.AccessDenied | drf_exceptions.PermissionDenied):
         return unauthorized()
     if isinstance(exc, errors.ObjectNotFound):
-        if exc.args and exc.args[0] == "user":
+        if exc.kind == "user":
             return user_not_found()
-        return HopError(406, 10004, "Record not found", {str(exc.args[0]) if exc.args else "record": ["not found"]})
+        return HopError(406, 10004, "Record not found", {str(exc.kind): ["not found"]})
     if isinstance(exc, drf_exceptions.ParseError | drf_exceptions.UnsupportedMediaType | errors.InvalidFormat):
         return HopError(422, 10012, "Invalid Format", {"request": ["Invalid JSON Format"]})
     if isinstance(exc, errors.PaymentDetailsMissing):
         return HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]})
     if isinstance(exc, errors.ChargeFailed):
-        return HopError(406, 10006, "Charge transaction failure", {"charge": [str(exc.args[0]) if exc.args else "failed"]})
+        return HopError(406, 10006, "Charge transaction failure", {"charge": [str(exc.description)]})
     if isinstance(exc, errors.IdempotencyKeyInUse):
         return HopError(409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]})
     if isinstance(exc, errors.IdempotencyKeyReused):
         return HopError(422, 10016, "Idempotency key reused", {"idempotency_key": ["was used with a different request"]})
     if isinstance(exc, errors.InvalidParameter | errors.MandatoryParameterNotSet | errors.ParameterMaxLength):
-        name = exc.args[1] if isinstance(exc, errors.InvalidParameter) else exc.args[0]
+        name = exc.name
         return invalid_params({str(name): ["is invalid" if isinstance(exc, errors.InvalidParameter) else "is missing or empty"]})
     if isinstance(exc, Http404 | drf_exceptions.NotFound):
         return HopError(404, 10001, "Generic default error", {"route": ["not found"]})

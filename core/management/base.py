@@ -19,7 +19,7 @@ class OperationsCommand(BaseCommand):
         try:
             result = self.run(**options)
         except ChargepayError as error:
-            raise CommandError(f"{error.code}: {', '.join(str(a) for a in error.args)}") from error
+            raise CommandError(f"{error.code}: {', '.join(str(value) for value in error.values)}") from error
         if options["json"]:
             self.stdout.write(json.dumps(result, ensure_ascii=False))
         else:

@@ -170,7 +170,7 @@ def test_revoking_needs_a_reason_and_an_active_key(superuser_client, superuser, 
     assert "This key is already revoked." in text(page)
     assert again.status_code == 200
     [message] = shown_messages(again)
-    assert message.startswith("Refused (INVALID_PARAMETER)") and "already revoked" in message
+    assert message.startswith("Refused (API_KEY_ALREADY_REVOKED)") and "already revoked" in message
     assert money_state() == before
 
 

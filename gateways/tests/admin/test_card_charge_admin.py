@@ -416,7 +416,7 @@ def test_only_an_authorized_charge_is_retried(finance_client, charge_of, django_
     assert 'id="retry-capture"' not in text(detail)
     assert "Only an authorized charge awaits capture; this one is captured, awaiting settlement." in text(page)
     assert shown_messages(response) == [
-        f"Refused (TRANSACTION_NOT_REVERSIBLE): #{charge.pk}: only an authorized charge awaits capture; this one is captured."
+        f"Refused (CHARGE_STATE_CONFLICT): #{charge.pk}: only an authorized charge awaits capture; this one is captured."
     ]
     assert money_state() == before
     assert enqueued == []
