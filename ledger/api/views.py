@@ -62,7 +62,7 @@ class AccountTransactionsView(AndChargeView):
         data = transaction_request_fast(request.data) or validated(TransactionRequestSerializer, request)
         principal = request.user
         # The token's key is checked inside the posting's own database round trip (not before it).
-        txn = services.charging_session_pay_with_key(
+        txn = services.charging_session_pay(
             access_key_id=principal.access_key_id,
             partner_code=principal.partner_code,
             external_user_id=user_id,

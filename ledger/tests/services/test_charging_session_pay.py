@@ -1,7 +1,6 @@
-"""charging_session_pay_with_key: the API's payment, one database round trip on PostgreSQL (migration 0007).
-
-The same checks, order and guarantees as charging_session_pay, plus the caller's API key checked in the same
-statement. Concurrency cases run with real commits and real threads.
+"""charging_session_pay called as the API calls it, with the token's API key: one database round trip
+(ledger/sql/charging_session_pay.sql), the key checked in the same statement as the posting.
+Concurrency cases run with real commits and real threads.
 """
 
 import threading
@@ -26,7 +25,7 @@ def key(api_key):
 
 
 def pay(key, *, partner_code="PCS-001", user="pcsUserId001", txn_id="t1", km=7, ssd=None, **kwargs):
-    return services.charging_session_pay_with_key(
+    return services.charging_session_pay(
         access_key_id=key.access_key_id,
         partner_code=partner_code,
         external_user_id=user,
@@ -61,7 +60,7 @@ def test_in_autocommit_a_payment_is_exactly_one_round_trip(key, funded_link):
     assert wallet_of(funded_link.customer).balance == 93
 
 
-def test_a_payment_is_one_statement_and_records_what_the_orm_path_records(key, funded_link):
+def test_a_payment_is_one_statement_and_records_every_field(key, funded_link):
     with CaptureQueriesContext(connection) as queries:
         txn = pay(key, km=38, reference="ref-1")
 
@@ -172,7 +171,12 @@ def test_a_key_named_with_another_partners_code_pays_nothing(key, funded_link, o
 def test_the_same_id_at_another_partner_is_not_a_duplicate(key, funded_link, other_partner):
     PartnerLinkFactory(partner=other_partner, customer=funded_link.customer, external_user_id="other")
     services.charging_session_pay(
-        partner=other_partner, external_user_id="other", external_id="t1", kilometer=10, service_data={}
+        partner_code=other_partner.code,
+        access_key_id=None,
+        external_user_id="other",
+        external_id="t1",
+        kilometer=10,
+        service_data={},
     )
 
     pay(key, txn_id="t1", km=5)
