@@ -343,7 +343,7 @@ PROFILE_PARTS = [
     ("body validation (fast path)", "transaction_request_fast"),
     ("body validation (serializer)", "TransactionRequestSerializer"),
     ("body parsing (JSON)", "Request.data"),
-    ("the payment statement (psycopg, model)", "charging_session_pay_with_key"),
+    ("the payment statement (psycopg, model)", "charging_session_pay"),
     ("rendering the answer", "Response.rendered_content"),
     ("other DRF (negotiation, permissions, view)", "APIView.dispatch"),
     ("Django (middleware, request/response)", "WSGIHandler.__call__"),

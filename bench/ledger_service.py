@@ -2,9 +2,10 @@
 
 Seeds `chargepay_bench_ledger` like `make bench` (1 000 linked wallets), then each of P processes (1 and
 PROCESSES, default 1,2,4) calls a payment service in a loop for DURATION seconds on wallets spread over the
-1 000, each with its own database connection (durable commits). Two services are measured:
-- `charging_session_pay_with_key`: the API's payment, one statement (PostgreSQL function, migration 0007);
-- `charging_session_pay`: the ORM implementation (what SQLite runs; internal callers), for comparison.
+1 000, each with its own database connection (durable commits). The payment, `charging_session_pay` (one
+statement, ledger/sql/charging_session_pay.sql), is measured as its two callers use it:
+- with an API key, as the API calls it (the key is checked in the statement);
+- without one, as a trusted in-process caller (the partner found by its code).
 Each figure is the median of RUNS (default 3) runs; the rows are interleaved round by round.
 """
 
@@ -39,10 +40,9 @@ def _worker(service: str, credentials: dict, seconds: float, nonce: str, start, 
     django.setup()
     from django.db import connection
 
-    from accounts.models import Partner
     from ledger import services
 
-    partner = Partner.objects.get(code=PARTNER)
+    access_key_id = credentials["access_key_id"] if service == "with_key" else None
     connection.ensure_connection()
     start.wait()
     deadline = time.perf_counter() + seconds
@@ -54,10 +54,7 @@ def _worker(service: str, credentials: dict, seconds: float, nonce: str, start, 
             "kilometer": 1,
             "service_data": SERVICE_DATA,
         }
-        if service == "with_key":
-            services.charging_session_pay_with_key(access_key_id=credentials["access_key_id"], partner_code=PARTNER, **common)
-        else:
-            services.charging_session_pay(partner=partner, **common)
+        services.charging_session_pay(access_key_id=access_key_id, partner_code=PARTNER, **common)
         done += 1
     counts.put(done)
 
@@ -103,7 +100,7 @@ def main() -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = "chargepay.settings"
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-    rows = {(service, p): [] for service in ("with_key", "orm") for p in args.processes}
+    rows = {(service, p): [] for service in ("with_key", "no_key") for p in args.processes}
     loads = {key: [] for key in rows}
     for round_number in range(args.runs):
         for service, processes in rows:
@@ -112,7 +109,7 @@ def main() -> int:
             rows[(service, processes)].append(rate)
             print(f"round {round_number + 1}/{args.runs} {service} × {processes}: {rate:,.0f} postings/s", flush=True)
 
-    names = {"with_key": "charging_session_pay_with_key (one statement)", "orm": "charging_session_pay (ORM)"}
+    names = {"with_key": "charging_session_pay, API key", "no_key": "charging_session_pay, in-process (no key)"}
     lines = ["| service | processes | postings/s | runs | load avg during |", "|---|---:|---:|---|---|"]
     for (service, processes), rates in rows.items():
         runs = ", ".join(f"{rate:,.0f}" for rate in rates)

@@ -83,10 +83,6 @@ def wallet_pending(*, account: Account) -> int:
     return total["total"] or 0
 
 
-def partner_transaction_exists(*, partner: Partner, external_id: str) -> bool:
-    return Transaction.objects.filter(partner=partner, external_id=external_id).exists()
-
-
 def _with_wallet_amount(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
     """Annotate `wallet_amount`: the signed sum of the transaction's customer-wallet entries."""
     return queryset.select_related("partner").annotate(

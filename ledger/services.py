@@ -4,11 +4,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import selectors as accounts_selectors
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Customer, Partner, User
 from core.errors import (
@@ -24,8 +23,6 @@ from core.errors import (
 
 from . import lock_objects, selectors
 from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
-
-EXTERNAL_ID_CONSTRAINT = "transaction_partner_external_id_unique"
 
 
 @dataclass(frozen=True)
@@ -77,24 +74,12 @@ def partner_create(*, code: str, name: str) -> Partner:
     return partner
 
 
-def _is_unique_violation(error: IntegrityError, constraint: str) -> bool:
-    cause = error.__cause__
-    diag = getattr(cause, "diag", None)
-    if diag is not None:  # PostgreSQL names the constraint
-        return diag.constraint_name == constraint
-    return "ledger_transaction.partner_id, ledger_transaction.external_id" in str(error)  # SQLite
-
-
 def transaction_post(
     *,
     kind: TransactionKind,
     postings: Sequence[Posting],
     customer_id: int | None = None,
     partner: Partner | None = None,
-    external_id: str | None = None,
-    reference: str = "",
-    evse_id: str = "",
-    service_data: dict | None = None,
     reverses: Transaction | None = None,
     created_by: User | None = None,
     reason: str = "",
@@ -102,12 +87,11 @@ def transaction_post(
     """Record one balanced transaction and move the cached balance of every wallet it touches.
 
     Locks: the wallet rows among the postings, each by the UPDATE that moves it, in primary-key order.
-    Shared (partner, system) accounts are neither locked nor updated. The transaction row is inserted
-    first, so a concurrent request with the same (partner, external_id) waits on the unique index and
-    then fails instead of moving money.
+    Shared (partner, system) accounts are neither locked nor updated. A partner's kilometer payment is not
+    posted here but by charging_session_pay.
 
-    Raises InsufficientBalance (a wallet would go negative), TransactionAlreadyProcessed (the partner
-    already has `external_id`), ValueError (postings do not balance per unit: a programming error).
+    Raises InsufficientBalance (a wallet would go negative), ValueError (postings do not balance per unit:
+    a programming error).
     """
     per_account: dict[int, int] = defaultdict(int)
     for posting in postings:
@@ -121,71 +105,29 @@ def transaction_post(
     if any(per_unit.values()):
         raise ValueError(f"postings do not balance: {dict(per_unit)}")
 
-    try:
-        with transaction.atomic():
-            txn = Transaction.objects.create(
-                kind=kind,
-                customer_id=customer_id,
-                partner=partner,
-                external_id=external_id,
-                reference=reference,
-                evse_id=evse_id,
-                service_data=service_data or {},
-                reverses=reverses,
-                created_by=created_by,
-                reason=reason,
-            )
-            for account_id in sorted(per_account):
-                amount = per_account[account_id]
-                if accounts[account_id].kind != AccountKind.WALLET or amount == 0:
-                    continue
-                if not lock_objects.wallet_move(account_id=account_id, amount=amount):
-                    available = Account.objects.values_list("balance", flat=True).get(pk=account_id)
-                    raise InsufficientBalance(available, -amount)
-            Entry.objects.bulk_create(Entry(transaction=txn, account_id=p.account_id, amount=p.amount) for p in postings)
-    except IntegrityError as error:
-        if external_id is not None and _is_unique_violation(error, EXTERNAL_ID_CONSTRAINT):
-            raise TransactionAlreadyProcessed(external_id) from error
-        raise
+    with transaction.atomic():
+        txn = Transaction.objects.create(
+            kind=kind,
+            customer_id=customer_id,
+            partner=partner,
+            reverses=reverses,
+            created_by=created_by,
+            reason=reason,
+        )
+        for account_id in sorted(per_account):
+            amount = per_account[account_id]
+            if accounts[account_id].kind != AccountKind.WALLET or amount == 0:
+                continue
+            if not lock_objects.wallet_move(account_id=account_id, amount=amount):
+                available = Account.objects.values_list("balance", flat=True).get(pk=account_id)
+                raise InsufficientBalance(available, -amount)
+        Entry.objects.bulk_create(Entry(transaction=txn, account_id=p.account_id, amount=p.amount) for p in postings)
     return txn
 
 
-def charging_session_pay(
-    *,
-    partner: Partner,
-    external_user_id: str,
-    external_id: str,
-    kilometer: int,
-    reference: str = "",
-    service_data: dict,
-) -> Transaction:
-    """Pay for a charging session: debit `kilometer` from the linked customer's KM wallet, credit the partner.
-
-    Checks in the &Charge contract's order: already processed → user link → balance. A refused payment
-    leaves nothing behind, so the partner may retry the same `external_id` later.
-    Locks only the customer's KM wallet (see transaction_post).
-    Raises TransactionAlreadyProcessed, ObjectNotFound(("user", external_user_id)), InsufficientBalance.
-    """
-    if selectors.partner_transaction_exists(partner=partner, external_id=external_id):
-        raise TransactionAlreadyProcessed(external_id)
-    wallet = selectors.wallet_for_partner_user(partner=partner, external_user_id=external_user_id)
-    if wallet is None:
-        raise ObjectNotFound("user", external_user_id)
-    partner_account_id = selectors.partner_account_id(partner=partner, unit=Unit.KM)
-    return transaction_post(
-        kind=TransactionKind.PAY_FOR_CHARGING_SESSION,
-        postings=[Posting(wallet.pk, -kilometer), Posting(partner_account_id, kilometer)],
-        customer_id=wallet.customer_id,
-        partner=partner,
-        external_id=external_id,
-        reference=reference,
-        evse_id=service_data.get("EVSE_ID", ""),
-        service_data=service_data,
-    )
-
-
-_PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-_INSUFFICIENT_BALANCE_SQLSTATE = "CP422"  # raised by ledger_charging_session_pay (migration 0009), balance in DETAIL
+# The payment is one call of a PL/pgSQL function, defined in ledger/sql/charging_session_pay.sql.
+_PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_INSUFFICIENT_BALANCE_SQLSTATE = "CP422"  # raised by ledger_charging_session_pay, the balance in DETAIL
 
 
 def _pay_statement(params: list) -> tuple:
@@ -194,52 +136,50 @@ def _pay_statement(params: list) -> tuple:
         return cursor.fetchone()
 
 
-def charging_session_pay_with_key(
+def charging_session_pay(
     *,
-    access_key_id: str,
     partner_code: str,
+    access_key_id: str | None,
     external_user_id: str,
     external_id: str,
     kilometer: int,
     reference: str = "",
     service_data: dict,
 ) -> Transaction:
-    """charging_session_pay for a caller known only by its access token's claims (API key id, partner code).
+    """Pay for a charging session: debit `kilometer` from the KM wallet of the customer the partner's
+    `external_user_id` is linked to, credit the partner's kilometer account.
 
-    The key must still be active (not revoked, its partner active and named `partner_code`): a revoked key
-    stops its tokens at once. On PostgreSQL the key check and the whole posting are one statement, one round
-    trip (ledger_charging_session_pay, migration 0007) with the same checks, order, locks and guarantees as
-    charging_session_pay: the customer's KM wallet is debited by a conditional UPDATE (its row lock), the
-    partner account is neither locked nor updated, UNIQUE(partner, transactionId) decides duplicates, the
-    deferred trigger checks the entries balance. Elsewhere (SQLite) the key is looked up, then
-    charging_session_pay runs.
+    The caller: the API passes its access token's API key id and partner code; the key must still be active,
+    of the active partner with that code (a revoked key stops its tokens at once). `access_key_id=None` is a
+    trusted in-process caller with no API key (tests, seed data, benchmarks, management commands): the partner
+    is the active one with code `partner_code`, and nothing else is skipped. The argument has no default so
+    that every caller says which it is.
 
-    Returns the transaction (`partner` loaded, annotated with `wallet_amount` like the selectors' listings).
-    Raises AuthorizationInvalid, TransactionAlreadyProcessed, ObjectNotFound(("user", external_user_id)),
-    InsufficientBalance.
+    Checks in the &Charge contract's order: key → already processed → user link → balance. A refused
+    payment writes nothing, so the partner may retry the same `external_id` later.
+
+    One statement, one round trip: ledger_charging_session_pay (ledger/sql/charging_session_pay.sql) checks
+    the key, finds the link, inserts the transaction row (UNIQUE(partner, external_id) decides duplicates,
+    a concurrent one included), debits the wallet and inserts the two entries; the deferred trigger checks
+    they balance. Outside a transaction the statement is its own transaction; inside the caller's
+    `transaction.atomic` it runs in a savepoint, because a refused debit raises in the database and must not
+    break the caller's transaction.
+
+    Locks only the customer's KM wallet row (the conditional UPDATE that debits it), and waits on the unique
+    index while a request with the same id is in flight. The partner account is neither locked nor updated.
+
+    Returns the transaction (`partner` loaded, `wallet_amount` set like the selectors' listings), built
+    from the statement's answer without reading it back.
+    Raises AuthorizationInvalid (key given: unknown, revoked, inactive partner, or another partner's code),
+    ObjectNotFound(("partner", partner_code)) (no key: no such active partner), TransactionAlreadyProcessed,
+    ObjectNotFound(("user", external_user_id)), InsufficientBalance(available, kilometer).
     """
-    if connection.vendor != "postgresql":
-        key = accounts_selectors.api_key_get_active(access_key_id=access_key_id)
-        if key is None or key.partner.code != partner_code:
-            raise AuthorizationInvalid()
-        txn = charging_session_pay(
-            partner=key.partner,
-            external_user_id=external_user_id,
-            external_id=external_id,
-            kilometer=kilometer,
-            reference=reference,
-            service_data=service_data,
-        )
-        txn.wallet_amount = -kilometer
-        return txn
-
     created_at = timezone.now()
     evse_id = service_data.get("EVSE_ID", "")
     field = Transaction._meta.get_field("service_data")
     params = [
         access_key_id,
         partner_code,
-        None,
         external_user_id,
         external_id,
         kilometer,
@@ -250,18 +190,19 @@ def charging_session_pay_with_key(
     ]
     try:
         if connection.in_atomic_block:
-            # A savepoint: a refused debit raises in the database, which must not break the caller's transaction.
             with transaction.atomic():
                 row = _pay_statement(params)
         else:
-            row = _pay_statement(params)  # autocommit: the statement is its own transaction, one round trip
+            row = _pay_statement(params)
     except DatabaseError as error:
         if getattr(error.__cause__, "sqlstate", None) != _INSUFFICIENT_BALANCE_SQLSTATE:
             raise
         raise InsufficientBalance(int(error.__cause__.diag.message_detail), kilometer) from None
-    outcome, txn_id, partner_id, partner_name, customer_id, _ = row
+    outcome, txn_id, partner_id, partner_name, customer_id = row
     if outcome == "AUTHORIZATION_INVALID":
         raise AuthorizationInvalid()
+    if outcome == "PARTNER_NOT_FOUND":
+        raise ObjectNotFound("partner", partner_code)
     if outcome == "TRANSACTION_ALREADY_PROCESSED":
         raise TransactionAlreadyProcessed(external_id)
     if outcome == "REFERENCED_OBJECT_NOT_FOUND":

@@ -4,31 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-# PostgreSQL refuses any change to an audit record: the trail of staff actions is append-only.
-FORWARD = """
-CREATE FUNCTION accounts_auditlog_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit records are immutable: % of record % refused', TG_OP, OLD.id
-        USING ERRCODE = 'check_violation', CONSTRAINT = 'auditlog_immutable';
-END $$;
-CREATE TRIGGER accounts_auditlog_immutable
-    BEFORE UPDATE OR DELETE ON accounts_auditlog
-    FOR EACH ROW EXECUTE FUNCTION accounts_auditlog_immutable();
-"""
-REVERSE = """
-DROP TRIGGER IF EXISTS accounts_auditlog_immutable ON accounts_auditlog;
-DROP FUNCTION IF EXISTS accounts_auditlog_immutable();
-"""
-
-
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def reverse(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(REVERSE, params=None)
+from core.sql import RunSQLFile
 
 
 class Migration(migrations.Migration):
@@ -114,5 +90,12 @@ class Migration(migrations.Migration):
             model_name="partnerlink",
             index=models.Index(fields=["external_user_id"], name="link_external_user_id"),
         ),
-        migrations.RunPython(forward, reverse),
+        RunSQLFile(
+            "accounts",
+            "sql/auditlog_immutable.sql",
+            reverse_sql="""
+                DROP TRIGGER IF EXISTS accounts_auditlog_immutable ON accounts_auditlog;
+                DROP FUNCTION IF EXISTS accounts_auditlog_immutable();
+            """,
+        ),
     ]

@@ -118,7 +118,8 @@ def test_staff_in_no_group_sees_the_admin_index_and_nothing_else(nogroup_client)
 def test_staff_in_no_group_can_change_nothing(nogroup_client, nogroup_user, funded_link, partner, api_key):
     customer = funded_link.customer
     payment = ledger_services.charging_session_pay(
-        partner=partner,
+        partner_code=partner.code,
+        access_key_id=None,
         external_user_id="pcsUserId001",
         external_id="T-5001",
         kilometer=5,

@@ -64,7 +64,7 @@ class AccountTransactionsView(AndChargeView):
     def post(self, request, partner_id: str, user_id: str):
         data = transaction_request_fast(request.data) or validated(TransactionRequestSerializer, request)
         principal = request.user
-        txn = services.charging_session_pay_with_key(
+        txn = services.charging_session_pay(
             access_key_id=principal.access_key_id,
             partner_code=principal.partner_code,
             external_user_id=user_id,

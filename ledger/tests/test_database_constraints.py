@@ -7,7 +7,7 @@ hand-typed query would, and asserts PostgreSQL refuses it.
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from accounts.tests.factories import CustomerFactory, PartnerFactory
+from accounts.tests.factories import CustomerFactory, PartnerFactory, PartnerLinkFactory
 from conftest import grant, wallet_of
 from ledger import selectors, services
 from ledger.models import Account, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
@@ -154,15 +154,14 @@ def test_wallet_balance_cannot_go_negative(customer):
 
 
 def _pay(customer, partner, amount, external_id):
-    return services.transaction_post(
-        kind=TransactionKind.PAY_FOR_CHARGING_SESSION,
-        postings=[
-            services.Posting(wallet_of(customer).pk, -amount),
-            services.Posting(selectors.partner_account_id(partner=partner, unit=Unit.KM), amount),
-        ],
-        customer_id=customer.pk,
-        partner=partner,
+    link = PartnerLinkFactory(partner=partner, customer=customer)
+    return services.charging_session_pay(
+        partner_code=partner.code,
+        access_key_id=None,
+        external_user_id=link.external_user_id,
         external_id=external_id,
+        kilometer=amount,
+        service_data={},
     )
 
 

@@ -54,7 +54,8 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     tokens = login(APIClient(), key.access_key_id, secret).json()  # an outstanding refresh token ...
     accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
     payment = ledger_services.charging_session_pay(
-        partner=partner,
+        partner_code=partner.code,
+        access_key_id=None,
         external_user_id="pcsUserId001",
         external_id="T-9001",
         kilometer=38,

@@ -31,7 +31,8 @@ def records(support_user, finance_user, superuser, partner, other_partner):
         customer=alice, kilometer=50, goodwill=True, reason="welcome bonus", staff=finance_user
     )
     payment = ledger_services.charging_session_pay(
-        partner=partner,
+        partner_code=partner.code,
+        access_key_id=None,
         external_user_id="aliceUser",
         external_id="T-4001",
         kilometer=5,

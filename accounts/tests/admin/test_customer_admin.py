@@ -105,7 +105,8 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
         customer=customer, kilometer=100, goodwill=True, reason="welcome bonus", staff=finance_user
     )
     payment = ledger_services.charging_session_pay(
-        partner=partner,
+        partner_code=partner.code,
+        access_key_id=None,
         external_user_id="hopUser001",
         external_id="T-3001",
         kilometer=38,

@@ -45,7 +45,8 @@ class Rows:
                 customer=customer, kilometer=10, goodwill=True, reason="volume test", staff=self.staff
             )
             ledger_services.charging_session_pay(
-                partner=self.partner,
+                partner_code=self.partner.code,
+                access_key_id=None,
                 external_user_id=f"rowUser{number}",
                 external_id=f"ROW-{number}",
                 kilometer=1,
@@ -128,7 +129,8 @@ def test_a_customers_page_makes_as_many_queries_with_a_long_history_as_with_a_sh
                 customer=customer, kilometer=10, goodwill=True, reason="volume test", staff=finance_user
             )
             ledger_services.charging_session_pay(
-                partner=partner,
+                partner_code=partner.code,
+                access_key_id=None,
                 external_user_id="hopUser001",
                 external_id=f"HIST-{number}",
                 kilometer=1,

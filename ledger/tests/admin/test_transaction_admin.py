@@ -22,7 +22,8 @@ CHANGELIST = "admin:ledger_transaction_changelist"
 
 def pay(partner, external_id: str, km: int, *, user_id="pcsUserId001", reference="", evse="DE*911E12345") -> Transaction:
     return services.charging_session_pay(
-        partner=partner,
+        partner_code=partner.code,
+        access_key_id=None,
         external_user_id=user_id,
         external_id=external_id,
         kilometer=km,

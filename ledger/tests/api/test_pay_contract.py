@@ -641,7 +641,8 @@ def test_already_processed_whatever_its_payload_and_before_the_balance(api, fund
 def test_the_same_transaction_id_at_another_partner_is_not_a_duplicate(api, funded_link, other_partner, seed_request):
     PartnerLinkFactory(partner=other_partner, customer=funded_link.customer, external_user_id="pcsUserId001")
     services.charging_session_pay(
-        partner=other_partner,
+        partner_code=other_partner.code,
+        access_key_id=None,
         external_user_id="pcsUserId001",
         external_id="348328463873",
         kilometer=10,
@@ -756,7 +757,12 @@ def test_list_transactions_default_page_size_is_20(api, funded_link, seed_reques
 def test_list_transactions_shows_this_partners_payments_only(api, funded_link, other_partner, seed_request):
     PartnerLinkFactory(partner=other_partner, customer=funded_link.customer, external_user_id="otherUser")
     services.charging_session_pay(
-        partner=other_partner, external_user_id="otherUser", external_id="OTHER-1", kilometer=5, service_data=seed_request[SSD]
+        partner_code=other_partner.code,
+        access_key_id=None,
+        external_user_id="otherUser",
+        external_id="OTHER-1",
+        kilometer=5,
+        service_data=seed_request[SSD],
     )
     mine = pay_several(api, seed_request, ["MINE-1"], km=38)
 
@@ -828,7 +834,12 @@ def test_get_transaction_of_another_customer_of_the_same_partner(api, funded_lin
 def test_get_transaction_of_another_partner(api, funded_link, other_partner, seed_request):
     PartnerLinkFactory(partner=other_partner, customer=funded_link.customer, external_user_id="pcsUserId001")
     services.charging_session_pay(
-        partner=other_partner, external_user_id="pcsUserId001", external_id="OTHER-1", kilometer=5, service_data=seed_request[SSD]
+        partner_code=other_partner.code,
+        access_key_id=None,
+        external_user_id="pcsUserId001",
+        external_id="OTHER-1",
+        kilometer=5,
+        service_data=seed_request[SSD],
     )
 
     response = api.get(f"{pay_url()}/OTHER-1")

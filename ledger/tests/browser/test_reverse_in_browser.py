@@ -22,7 +22,8 @@ def test_support_reverses_a_payment_end_to_end(http_server, page, partner, link,
     customer = link.customer
     grant(customer, 100)
     payment = services.charging_session_pay(
-        partner=partner,
+        partner_code=partner.code,
+        access_key_id=None,
         external_user_id="pcsUserId001",
         external_id=SEED_REQUEST["transactionId"],
         kilometer=38,
