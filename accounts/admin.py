@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from core.admin import ReadOnlyModelAdmin, ReasonForm, admin_url, render_staff_page, staff_action_page
+from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, admin_url, render_staff_page, staff_action_page
 
 from . import services
 from .forms import ApiKeyForm
@@ -33,18 +33,9 @@ admin.site.site_title = "chargepay back-office"
 admin.site.index_title = "Customers, ledger, card charges and reconciliation"
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyInline):
     model = PartnerApiKey
-    extra = 0
-    can_delete = False
     fields = ("access_key_id", "label", "created_at", "revoked_at", "revoke")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="")
     def revoke(self, key: PartnerApiKey):
@@ -54,21 +45,12 @@ class ApiKeyInline(admin.TabularInline):
         return format_html('<a class="revoke-api-key" href="{}">Revoke…</a>', url)
 
 
-class ServiceAccountInline(admin.TabularInline):
+class ServiceAccountInline(ReadOnlyInline):
     model = User
     fk_name = "partner"
     verbose_name = "service account (HOP)"
     verbose_name_plural = "service accounts (HOP)"
-    extra = 0
-    can_delete = False
     fields = ("email", "is_active", "date_joined", "last_login")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Partner)

@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 
+from core.masking import last_four
+
 
 class User(AbstractUser):
     """Someone who logs in: staff in the admin, or a HOP service account (a user with a partner).
@@ -123,7 +125,7 @@ class RfidToken(models.Model):
         verbose_name = "RFID token"
 
     def __str__(self) -> str:
-        return f"RFID …{self.token[-4:]} → customer {self.customer_id}"
+        return f"RFID {last_four(self.token)} → customer {self.customer_id}"
 
 
 class AuditAction(models.TextChoices):

@@ -1,6 +1,6 @@
 """Reads for people and partners."""
 
-from .models import LinkStatus, Partner, PartnerApiKey, PartnerLink
+from .models import PartnerApiKey
 
 
 def api_key_get_active(*, access_key_id: str) -> PartnerApiKey | None:
@@ -12,7 +12,3 @@ def api_key_get_active(*, access_key_id: str) -> PartnerApiKey | None:
         .filter(access_key_id=access_key_id, revoked_at__isnull=True, partner__is_active=True)
         .first()
     )
-
-
-def partner_link_get_linked(*, partner: Partner, external_user_id: str) -> PartnerLink | None:
-    return PartnerLink.objects.filter(partner=partner, external_user_id=external_user_id, status=LinkStatus.LINKED).first()

@@ -74,7 +74,7 @@ def api_key_revoke_by_staff(*, key_id: int, staff: User, reason: str) -> Partner
     if not reason.strip():
         raise InvalidParameter(reason, "reason")
     with transaction.atomic():
-        key = PartnerApiKey.objects.select_for_update().filter(pk=key_id).first()
+        key = PartnerApiKey.objects.select_for_update(of=("self",)).filter(pk=key_id).first()
         if key is None:
             raise ObjectNotFound("apiKey", key_id)
         if key.revoked_at is not None:

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from accounts.models import Customer, PartnerLink, RfidToken
-from core.admin import ReadOnlyModelAdmin, admin_url, staff_action_page, staff_error_message
+from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, admin_url, id_search, staff_action_page, staff_error_message
 from core.errors import ChargepayError, InsufficientBalance
 from gateways.models import PaymentMethod
 from ledger import selectors as ledger_selectors
@@ -20,22 +20,13 @@ from . import selectors
 from .forms import KilometersForm
 
 
-class LinkInline(admin.TabularInline):
+class LinkInline(ReadOnlyInline):
     model = PartnerLink
-    extra = 0
-    can_delete = False
     fields = ("partner", "external_user_id", "status", "created_at", "linked_at")
-    readonly_fields = fields
     show_change_link = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("partner")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Customer)
@@ -63,10 +54,7 @@ class CustomerAdmin(ReadOnlyModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if term.isascii() and term.isdigit() and len(term) <= 18:
-            queryset |= self.get_queryset(request).filter(pk=int(term))
-        return queryset, may_have_duplicates
+        return queryset | self.get_queryset(request).filter(id_search(search_term)), may_have_duplicates
 
     @admin.display(description="kilometers", ordering="km")
     def km_balance(self, customer) -> int:

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -21,6 +22,7 @@ from core.errors import (
     TransactionNotReversible,
     WorkInProgress,
 )
+from core.masking import LOGGED, last_four
 
 # Keys of gateway metadata that identify the card: shown with their last 4 characters only.
 SENSITIVE_METADATA_KEYS = {"token", "expirationdate", "accountnumber", "cardnumber", "cvv", "cvv2"}
@@ -37,6 +39,34 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def id_search(term: str, *fields: str) -> Q:
+    """The search rule shared by the back-office lists: a search term that is a number also finds the row whose
+    id (or any of `fields`, e.g. customer_id) is that number; any other term matches nothing here."""
+    term = term.strip()
+    if not (term.isascii() and term.isdigit() and len(term) <= 18):  # 18 digits always fit a bigint
+        return Q(pk__in=[])
+    match = Q(pk=int(term))
+    for field in fields:
+        match |= Q(**{field: int(term)})
+    return match
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent, never added, changed or deleted here (`fields` are all read-only)."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -86,7 +116,7 @@ def masked_metadata(data):
     """Gateway metadata as stored, with card-identifying values cut to their last 4 characters."""
     if isinstance(data, dict):
         return {
-            key: (f"****{str(value)[-4:]}" if value and key.lower() in SENSITIVE_METADATA_KEYS else masked_metadata(value))
+            key: (last_four(value, mark=LOGGED) if value and key.lower() in SENSITIVE_METADATA_KEYS else masked_metadata(value))
             for key, value in data.items()
         }
     if isinstance(data, list):

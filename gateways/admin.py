@@ -11,16 +11,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rangefilter.filters import DateRangeFilterBuilder
 
-from core.admin import ReadOnlyModelAdmin, ReasonForm, masked_metadata, staff_action_page
+from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, masked_metadata, staff_action_page
 
 from . import services
 from .models import REFUNDABLE_STATUSES, CardCharge, ChargeStatus, GatewayAttempt, GatewayBatchFile, SettlementBatch
 
 
-class GatewayAttemptInline(admin.TabularInline):
+class GatewayAttemptInline(ReadOnlyInline):
     model = GatewayAttempt
-    extra = 0
-    can_delete = False
     fields = (
         "created_at",
         "request_type",
@@ -31,13 +29,6 @@ class GatewayAttemptInline(admin.TabularInline):
         "error",
         "raw_metadata",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="raw metadata (card masked)")
     def raw_metadata(self, attempt: GatewayAttempt):
@@ -96,10 +87,7 @@ class CardChargeAdmin(ReadOnlyModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if term.isascii() and term.isdigit() and len(term) <= 18:
-            queryset |= self.get_queryset(request).filter(pk=int(term)) | self.get_queryset(request).filter(customer_id=int(term))
-        return queryset, may_have_duplicates
+        return queryset | self.get_queryset(request).filter(id_search(search_term, "customer_id")), may_have_duplicates
 
     @admin.display(description="card")
     def card(self, charge: CardCharge) -> str:

@@ -4,10 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-def mask_token(token: str) -> str:
-    """A gateway token as shown anywhere but the gateway's own metadata: last 4 digits only."""
-    return f"…{token[-4:]}" if token else ""
+from core.masking import last_four
 
 
 class PaymentMethod(models.Model):
@@ -26,11 +23,11 @@ class PaymentMethod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"card {mask_token(self.token)} exp {self.expires_at:%m/%y}"
+        return f"card {last_four(self.token)} exp {self.expires_at:%m/%y}"
 
     @property
     def masked_token(self) -> str:
-        return mask_token(self.token)
+        return last_four(self.token)
 
     @property
     def expiration_mmyy(self) -> str:

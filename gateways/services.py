@@ -22,11 +22,12 @@ from core.errors import (
     TransactionNotReversible,
     WorkInProgress,
 )
+from core.masking import last_four
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
-from . import queue, selectors
+from . import lock_objects, queue, selectors
 from .bridgecomm import client as bridgecomm
 from .bridgecomm.types import GatewayResult, Outcome
 from .models import (
@@ -39,7 +40,6 @@ from .models import (
     GatewayBatchFile,
     PaymentMethod,
     SettlementBatch,
-    mask_token,
 )
 
 logger = logging.getLogger("chargepay.gateways")
@@ -109,7 +109,7 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult) -
     said nothing was done → FAILED; unknown → stays PENDING. The attempt is recorded in every case.
     """
     with transaction.atomic():
-        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        charge = lock_objects.card_charge_lock(charge_id=charge_id)
         _record_attempt(charge, result)
         if charge.status != ChargeStatus.PENDING or result.outcome == Outcome.UNKNOWN:
             return charge
@@ -139,7 +139,7 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult) -
         charge.pk,
         charge.status,
         result.response_code or result.error,
-        mask_token(charge.payment_method.token),
+        last_four(charge.payment_method.token),
     )
     return charge
 
@@ -213,7 +213,7 @@ def card_charge_capture(*, charge_id: int) -> CardCharge | None:
         amount_cents=charge.amount_authorized,
     )
     with transaction.atomic():
-        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        charge = lock_objects.card_charge_lock(charge_id=charge_id)
         _record_attempt(charge, result)
         if charge.status != ChargeStatus.AUTHORIZED:
             return charge
@@ -311,10 +311,8 @@ def settlement_close() -> SettlementBatch:
     if result.outcome != Outcome.APPROVED or not result.cycle_code:
         raise GatewayNotDone(result.error or result.response_description or result.outcome)
     with transaction.atomic():
-        batch = SettlementBatch.objects.select_for_update().get(pk=batch.pk)
-        for charge in (
-            CardCharge.objects.select_for_update().filter(pk__in=captured_before, status=ChargeStatus.CAPTURED).order_by("pk")
-        ):
+        batch = lock_objects.settlement_batch_lock(batch_id=batch.pk)
+        for charge in lock_objects.captured_charges_lock(charge_ids=captured_before):
             charge.settlement_ledger_transaction = ledger_services.card_funds_move(
                 kind=TransactionKind.CARD_SETTLEMENT,
                 customer_id=charge.customer_id,
@@ -415,7 +413,7 @@ def card_charge_refund_request(*, charge_id: int, requested_by: User, reason: st
 
 def _charge_lock(charge_id: int) -> CardCharge:
     try:
-        return CardCharge.objects.select_for_update().get(pk=charge_id)
+        return lock_objects.card_charge_lock(charge_id=charge_id)
     except CardCharge.DoesNotExist:
         raise ObjectNotFound("charge", charge_id) from None
 
@@ -472,7 +470,7 @@ def card_charge_refund(*, charge_id: int) -> CardCharge | None:
         refund=refund,
     )
     with transaction.atomic():
-        charge = CardCharge.objects.select_for_update().get(pk=charge_id)
+        charge = lock_objects.card_charge_lock(charge_id=charge_id)
         _record_attempt(charge, result)
         if charge.status != ChargeStatus.REFUNDING:
             return charge

@@ -4,6 +4,7 @@ Every task is idempotent (the service claims the charge with a conditional UPDAT
 under a row lock), so acks_late + reject_on_worker_lost redelivery is safe.
 """
 
+import functools
 import random
 
 from celery import shared_task
@@ -17,37 +18,41 @@ def _backoff(retries: int) -> float:
     return random.uniform(0, min(settings.CAPTURE_RETRY_MAX_DELAY, 5 * 2**retries))  # noqa: S311 (jitter, not crypto)
 
 
-@shared_task(name="gateways.capture_card_charge", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def capture_card_charge(self, charge_id: int) -> str:
-    try:
-        charge = services.card_charge_capture(charge_id=charge_id)
-    except services.GatewayNotDone as error:
-        if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
-            return f"gave up for now ({error}); the sweeper re-enqueues"
-        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
-    return charge.status if charge else "nothing to do"
+def charge_work_task(name: str, *, gave_up: str):
+    """A card-charge task that retries only a transient gateway answer (GatewayNotDone), with backoff, up to
+    CAPTURE_MAX_RETRIES; then it stops with `gave_up` and leaves the charge to the sweeper. The wrapped function
+    takes the charge id and returns the charge (or None when there was nothing to do)."""
+
+    def decorate(work):
+        @shared_task(name=name, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+        @functools.wraps(work)
+        def task(self, charge_id: int) -> str:
+            try:
+                charge = work(charge_id)
+            except services.GatewayNotDone as error:
+                if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
+                    return f"{gave_up} ({error}); the sweeper re-enqueues"
+                raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
+            return charge.status if charge else "nothing to do"
+
+        return task
+
+    return decorate
 
 
-@shared_task(name="gateways.resolve_card_charge", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def resolve_card_charge(self, charge_id: int) -> str:
-    try:
-        charge = services.card_charge_resolve(charge_id=charge_id)
-    except services.GatewayNotDone as error:
-        if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
-            return f"still unknown ({error}); the sweeper re-enqueues"
-        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
-    return charge.status if charge else "nothing to do"
+@charge_work_task("gateways.capture_card_charge", gave_up="gave up for now")
+def capture_card_charge(charge_id: int):
+    return services.card_charge_capture(charge_id=charge_id)
 
 
-@shared_task(name="gateways.refund_card_charge", bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def refund_card_charge(self, charge_id: int) -> str:
-    try:
-        charge = services.card_charge_refund(charge_id=charge_id)
-    except services.GatewayNotDone as error:
-        if self.request.retries >= settings.CAPTURE_MAX_RETRIES:
-            return f"gave up for now ({error}); the sweeper re-enqueues"
-        raise self.retry(countdown=_backoff(self.request.retries), exc=error) from None
-    return charge.status if charge else "nothing to do"
+@charge_work_task("gateways.resolve_card_charge", gave_up="still unknown")
+def resolve_card_charge(charge_id: int):
+    return services.card_charge_resolve(charge_id=charge_id)
+
+
+@charge_work_task("gateways.refund_card_charge", gave_up="gave up for now")
+def refund_card_charge(charge_id: int):
+    return services.card_charge_refund(charge_id=charge_id)
 
 
 @shared_task(name="gateways.sweep_card_charges", acks_late=True)

@@ -1,7 +1,6 @@
 """The ledger in the back-office: transactions (read-only, with their entries; reversal by staff with a
 confirmation page), wallet and system accounts (read-only). Nobody adds, changes or deletes a ledger row through the admin."""
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, Subquery, Sum
@@ -13,7 +12,7 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
 from accounts.models import Customer
-from core.admin import ReadOnlyModelAdmin, ReasonForm, staff_action_page
+from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, staff_action_page
 
 from . import selectors, services
 from .models import (
@@ -21,39 +20,16 @@ from .models import (
     AccountKind,
     Entry,
     Transaction,
-    TransactionKind,
     TransactionStatus,
 )
 
 
-def reversal_policy(user) -> tuple[int | None, tuple[TransactionKind, ...]]:
-    """What `user` may reverse: the largest kilometer movement (None: any) and which kinds. Finance: any amount
-    of any staff-reversible kind. Support: charging-session payments up to SUPPORT_REVERSAL_LIMIT_KM (grants and
-    corrections are finance's: reversing a correction would be a grant by another name)."""
-    if user.has_perm("ledger.reverse_any_transaction"):
-        return None, services.STAFF_REVERSIBLE_KINDS
-    return settings.SUPPORT_REVERSAL_LIMIT_KM, (TransactionKind.PAY_FOR_CHARGING_SESSION,)
-
-
-def may_reverse(user) -> bool:
-    return user.has_perm("ledger.reverse_any_transaction") or user.has_perm("ledger.reverse_transaction")
-
-
-class EntryInline(admin.TabularInline):
+class EntryInline(ReadOnlyInline):
     model = Entry
-    extra = 0
-    can_delete = False
     fields = ("account", "amount")
-    readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "account__customer", "account__partner")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Transaction)
@@ -119,10 +95,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
         if "@" in term:
             customers = Customer.objects.annotate(email_lower=Lower("email")).filter(email_lower=term.lower()).values("pk")
             return queryset.filter(customer_id__in=customers), False
-        match = Q(external_id=term) | Q(reference=term) | Q(evse_id=term)
-        if term.isascii() and term.isdigit() and len(term) <= 18:
-            match |= Q(pk=int(term)) | Q(customer_id=int(term))
-        return queryset.filter(match), False
+        return queryset.filter(Q(external_id=term) | Q(reference=term) | Q(evse_id=term) | id_search(term, "customer_id")), False
 
     @admin.display(description="wallet")
     def wallet_amount(self, txn: Transaction) -> str:
@@ -146,7 +119,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     # --- Reversal: an action on the list and a button on the detail page, both leading to one confirmation page.
 
     def has_reverse_permission(self, request) -> bool:
-        return may_reverse(request.user)
+        return services.staff_reversal_policy(staff=request.user) is not None
 
     @admin.action(description="Reverse the selected transaction…", permissions=["reverse"])
     def reverse_selected(self, request, queryset):
@@ -163,18 +136,20 @@ class TransactionAdmin(ReadOnlyModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        policy = services.staff_reversal_policy(staff=request.user)
         extra_context = {
             **(extra_context or {}),
-            "may_reverse": may_reverse(request.user),
-            "reversible_kinds": [str(kind) for kind in reversal_policy(request.user)[1]],
+            "may_reverse": policy is not None,
+            "reversible_kinds": [str(kind) for kind in policy.kinds] if policy else [],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def reverse_view(self, request, object_id: int):
-        if not may_reverse(request.user):
+        policy = services.staff_reversal_policy(staff=request.user)
+        if policy is None:
             raise PermissionDenied
+        limit = policy.amount_limit
         txn = get_object_or_404(Transaction.objects.select_related("partner", "customer"), pk=object_id)
-        limit, kinds = reversal_policy(request.user)
         moves = [
             {**move, "change": -move["amount"], "after": move["balance"] - move["amount"]}
             for move in selectors.transaction_wallet_moves(transaction_id=txn.pk)
@@ -186,7 +161,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
             obj=txn,
             form=ReasonForm(request.POST or None),
             perform=lambda data: services.transaction_reverse_by_staff(
-                transaction_id=txn.pk, staff=request.user, reason=data["reason"], amount_limit=limit, kinds=kinds
+                transaction_id=txn.pk, staff=request.user, reason=data["reason"]
             ),
             done=lambda reversal: (
                 f"Transaction #{txn.pk} reversed by #{reversal.pk}; the wallet is restored.",
@@ -200,7 +175,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
                 "would_overdraw": any(move["after"] < 0 for move in moves),
                 "already_reversed": already_reversed,
                 "reversible_kind": txn.kind in services.STAFF_REVERSIBLE_KINDS,
-                "yours_to_reverse": txn.kind in kinds,
+                "yours_to_reverse": txn.kind in policy.kinds,
                 "limit": limit,
                 "over_limit": limit is not None and any(abs(move["amount"]) > limit for move in moves),
                 # Nothing to confirm when it can only be refused (a state that may change, like the balance, is not here).

@@ -100,7 +100,3 @@ def partner_transactions_for_customer(*, partner: Partner, customer_id: int) -> 
 
 def partner_transaction_get(*, partner: Partner, customer_id: int, external_id: str) -> Transaction | None:
     return partner_transactions_for_customer(partner=partner, customer_id=customer_id).filter(external_id=external_id).first()
-
-
-def transaction_with_wallet_amount(*, transaction_id: int) -> Transaction:
-    return _with_wallet_amount(Transaction.objects.filter(pk=transaction_id)).get()

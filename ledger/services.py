@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditAction, Customer, Partner, User
 from core.errors import (
+    AccessDenied,
     AuthorizationInvalid,
     InsufficientBalance,
     InvalidParameter,
@@ -300,24 +302,39 @@ def _reversal_post(*, original: Transaction, reversed_by: User, reason: str) -> 
 STAFF_REVERSIBLE_KINDS = (TransactionKind.PAY_FOR_CHARGING_SESSION, TransactionKind.KM_GRANT, TransactionKind.KM_ADJUSTMENT)
 
 
-def transaction_reverse_by_staff(
-    *,
-    transaction_id: int,
-    staff: User,
-    reason: str,
-    amount_limit: int | None,
-    kinds: Sequence[TransactionKind] = STAFF_REVERSIBLE_KINDS,
-) -> Transaction:
-    """A staff member reverses a kilometer transaction (see transaction_reverse), audited with the customer's
-    balances before and after, in one database transaction.
+@dataclass(frozen=True)
+class ReversalPolicy:
+    """What one staff member may reverse: the largest wallet movement in kilometers (None: any) and the kinds."""
 
-    `amount_limit` is the largest wallet movement (in kilometers) the staff member may reverse, None for any;
-    `kinds` the transaction kinds they may reverse (a subset of STAFF_REVERSIBLE_KINDS).
+    amount_limit: int | None
+    kinds: tuple[TransactionKind, ...]
+
+
+def staff_reversal_policy(*, staff: User) -> ReversalPolicy | None:
+    """None when `staff` may not reverse at all. With `ledger.reverse_any_transaction` (finance): any amount of any
+    staff-reversible kind. With `ledger.reverse_transaction` only (support): charging-session payments up to
+    SUPPORT_REVERSAL_LIMIT_KM; grants and corrections are finance's (reversing a correction would be a grant by
+    another name)."""
+    if staff.has_perm("ledger.reverse_any_transaction"):
+        return ReversalPolicy(amount_limit=None, kinds=STAFF_REVERSIBLE_KINDS)
+    if staff.has_perm("ledger.reverse_transaction"):
+        return ReversalPolicy(amount_limit=settings.SUPPORT_REVERSAL_LIMIT_KM, kinds=(TransactionKind.PAY_FOR_CHARGING_SESSION,))
+    return None
+
+
+def transaction_reverse_by_staff(*, transaction_id: int, staff: User, reason: str) -> Transaction:
+    """A staff member reverses a kilometer transaction (see transaction_reverse) within their
+    staff_reversal_policy, audited with the customer's balances before and after, in one database transaction.
+
     Locks the original transaction row, then the wallets it touched.
-    Raises InvalidParameter (empty reason), ObjectNotFound, TransactionNotReversible (a card or reversal
-    transaction), StaffLimitExceeded, TransactionAlreadyReversed, InsufficientBalance (the customer has spent
-    what the reversal would take back).
+    Raises AccessDenied (no reversal right), InvalidParameter (empty reason), ObjectNotFound,
+    TransactionNotReversible (a card or reversal transaction, or a kind the policy leaves to finance),
+    StaffLimitExceeded, TransactionAlreadyReversed, InsufficientBalance (the customer has spent what the
+    reversal would take back).
     """
+    policy = staff_reversal_policy(staff=staff)
+    if policy is None:
+        raise AccessDenied()
     if not reason.strip():
         raise InvalidParameter(reason, "reason")
     with transaction.atomic():
@@ -326,12 +343,12 @@ def transaction_reverse_by_staff(
             raise TransactionNotReversible(
                 original.pk, "card money is given back by voiding or refunding its card charge, not by a reversal"
             )
-        if original.kind not in kinds:
+        if original.kind not in policy.kinds:
             raise TransactionNotReversible(original.pk, f"a {original.get_kind_display().lower()} is reversed by finance")
         moves = selectors.transaction_wallet_moves(transaction_id=original.pk)
         size = max((abs(move["amount"]) for move in moves), default=0)
-        if amount_limit is not None and size > amount_limit:
-            raise StaffLimitExceeded(size, amount_limit, Unit.KM)
+        if policy.amount_limit is not None and size > policy.amount_limit:
+            raise StaffLimitExceeded(amount=size, limit=policy.amount_limit, unit=Unit.KM)
         before = selectors.customer_balances(customer_id=original.customer_id) if original.customer_id else {}
         reversal = _reversal_post(original=original, reversed_by=staff, reason=reason)
         audit_record(

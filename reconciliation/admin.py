@@ -4,23 +4,18 @@ resolves with a note."""
 from django import forms
 from django.contrib import admin, messages
 
+from core.admin import ReadOnlyInline
 from core.errors import ChargepayError
 
 from .models import FindingStatus, ReconciliationFinding, ReconciliationRun
 from .services import finding_resolve
 
 
-class FindingInline(admin.TabularInline):
+class FindingInline(ReadOnlyInline):
     model = ReconciliationFinding
     fk_name = "last_run"
-    extra = 0
-    can_delete = False
     fields = ("kind", "severity", "status", "involved", "expected_amount", "actual_amount", "detail")
-    readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReconciliationRun)

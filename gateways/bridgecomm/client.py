@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import requests
 from django.conf import settings
 
+from core.masking import LOGGED, last_four
 from gateways.bridgecomm import protocol
 from gateways.bridgecomm.types import GatewayResult, Outcome, RequestType
 
@@ -78,7 +79,7 @@ def authorize(
         transaction_id,
         message,
         requested_amount=amount_cents,
-        log_details={"type": transaction_type, "token": protocol.mask_token(token), "amount": amount_cents},
+        log_details={"type": transaction_type, "token": last_four(token, mark=LOGGED), "amount": amount_cents},
     )
 
 

@@ -89,13 +89,6 @@ class ProtocolError(Exception):
     """
 
 
-def mask_token(token: str | None) -> str:
-    """Only the last 4 characters of a token, for logs and listings."""
-    if not token:
-        return ""
-    return "****" + str(token)[-4:]
-
-
 @dataclass(frozen=True)
 class BridgeCommRequest:
     """A decoded <requestHeader>."""

@@ -27,6 +27,7 @@ import threading
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
+from core.masking import LOGGED, last_four
 from gateways.bridgecomm import codes, protocol
 from gateways.bridgecomm.types import RequestType
 
@@ -286,7 +287,7 @@ class SandboxGateway:
             record.request_type,
             record.transaction_id,
             record.amount,
-            protocol.mask_token(request.message.get("Token")) or "-",
+            last_four(request.message.get("Token"), mark=LOGGED) or "-",
             record.response_code or "-",
             record.outcome or "not processed",
             " (replayed)" if replayed else "",

@@ -2,6 +2,7 @@ from accounts import services
 from accounts.models import Customer
 from core.errors import ObjectNotFound
 from core.management.base import OperationsCommand
+from core.masking import last_four
 
 
 class Command(OperationsCommand):
@@ -16,4 +17,4 @@ class Command(OperationsCommand):
         if found is None:
             raise ObjectNotFound("customer", customer)
         rfid = services.rfid_token_add(customer=found, token=token)
-        return {"id": rfid.pk, "customer": found.pk, "token": f"…{rfid.token[-4:]}"}
+        return {"id": rfid.pk, "customer": found.pk, "token": last_four(rfid.token)}

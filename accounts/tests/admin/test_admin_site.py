@@ -61,9 +61,7 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
         kilometer=38,
         service_data=SEED_REQUEST["serviceSpecificData"],
     )
-    ledger_services.transaction_reverse_by_staff(
-        transaction_id=payment.pk, staff=support_user, reason="charger fault", amount_limit=500
-    )
+    ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
     charge = gateway_services.card_charge_create(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.card_charge_capture(charge_id=charge.pk)
     gateway_services.settlement_close()

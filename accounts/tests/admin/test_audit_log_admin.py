@@ -38,9 +38,7 @@ def records(support_user, finance_user, superuser, partner, other_partner):
         kilometer=5,
         service_data=SEED_REQUEST["serviceSpecificData"],
     )
-    ledger_services.transaction_reverse_by_staff(
-        transaction_id=payment.pk, staff=support_user, reason="charger fault", amount_limit=500
-    )
+    ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
     accounts_services.api_key_create_by_staff(partner=other_partner, label="backend", staff=superuser, reason="onboarding")
     grant, reverse_, key = AuditLog.objects.order_by("pk")
     return {"grant": grant, "reverse": reverse_, "key": key, "alice": alice, "payment": payment}

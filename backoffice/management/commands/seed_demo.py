@@ -7,6 +7,7 @@ from django.db import transaction
 from accounts import services as accounts_services
 from accounts.models import Customer, Partner, PartnerApiKey, PartnerLink, User
 from core.management.base import OperationsCommand
+from core.masking import last_four
 from gateways import selectors as gateway_selectors
 from gateways import services as gateway_services
 from ledger import selectors as ledger_selectors
@@ -74,7 +75,7 @@ class Command(OperationsCommand):
             "hopCustomer": {
                 "id": hop_customer.pk,
                 "email": hop_customer.email,
-                "card": f"…{DEMO_CARD[0][-4:]}",
+                "card": last_four(DEMO_CARD[0]),
                 "rfid": DEMO_RFID,
                 "centsBalance": gateway_selectors.cents_balance(customer_id=hop_customer.pk),
             },

@@ -457,9 +457,7 @@ def test_support_reverses_payments_only_grants_and_corrections_are_for_finance(
 
 
 def test_a_page_for_what_can_only_be_refused_offers_no_confirm_button(finance_client, finance_user, payment):
-    services.transaction_reverse_by_staff(
-        transaction_id=payment.pk, staff=finance_user, reason="charger fault, refund it", amount_limit=None
-    )
+    services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=finance_user, reason="charger fault, refund it")
 
     page = text(finance_client.get(reverse_url(payment)))
 
@@ -469,7 +467,7 @@ def test_a_page_for_what_can_only_be_refused_offers_no_confirm_button(finance_cl
 
 def test_a_reversal_is_not_reversed(finance_client, finance_user, payment):
     reversal = services.transaction_reverse_by_staff(
-        transaction_id=payment.pk, staff=finance_user, reason="charger fault, refund it", amount_limit=None
+        transaction_id=payment.pk, staff=finance_user, reason="charger fault, refund it"
     )
     before = money_state()
 
