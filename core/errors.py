@@ -83,6 +83,13 @@ class InvalidParameter(ChargepayError):
     code, status = ErrorCode.INVALID_PARAMETER, 400
 
 
+class InvalidParameters(ChargepayError):
+    """Several parameters refused at once: `field_errors` = {name: [messages]} (HOP answers them all)."""
+
+    fields = ("field_errors",)
+    code, status = ErrorCode.INVALID_PARAMETER, 400
+
+
 class AuthorizationInvalid(ChargepayError):
     code, status = ErrorCode.AUTHORIZATION_INVALID, 401
 

@@ -7,7 +7,8 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from accounts.tokens import HOP_API
-from core.api.hop import HopAPIView, unauthorized
+from core import errors
+from core.api.hop import HopAPIView
 
 CHARGE_PERMISSION = "gateways.charge_card"
 
@@ -21,16 +22,16 @@ class ServiceAccountJWTAuthentication(BaseAuthentication):
             return None
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer" or not raw or " " in raw:
-            raise unauthorized()
+            raise errors.AuthorizationInvalid()
         try:
             token = AccessToken(raw)
         except TokenError:
-            raise unauthorized() from None
+            raise errors.AuthorizationInvalid() from None
         if token.get("api") != HOP_API:
-            raise unauthorized()
+            raise errors.AuthorizationInvalid()
         user = User.objects.select_related("partner").filter(pk=token.get("sub"), is_active=True, partner__isnull=False).first()
         if user is None or not user.partner.is_active:
-            raise unauthorized()
+            raise errors.AuthorizationInvalid()
         return user, token
 
     def authenticate_header(self, request):
@@ -41,7 +42,7 @@ class CanChargeCards(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         if not isinstance(user, User) or not user.has_perm(CHARGE_PERMISSION):
-            raise unauthorized()
+            raise errors.AuthorizationInvalid()
         return True
 
 

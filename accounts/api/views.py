@@ -11,7 +11,7 @@ from accounts import services
 from accounts.api.andcharge import AndChargeView
 from core import errors
 from core.api.andcharge import AndChargePublicView, ErrorSerializer
-from core.api.hop import HopErrorSerializer, HopPublicView, invalid_params
+from core.api.hop import HopErrorSerializer, HopPublicView
 
 TOKENS = inline_serializer(
     "PartnerTokens",
@@ -100,7 +100,7 @@ class HopTokenView(HopPublicView):
     def post(self, request):
         auth = request.data.get("auth") if isinstance(request.data, dict) else None
         if not isinstance(auth, dict) or not isinstance(auth.get("email"), str) or not isinstance(auth.get("password"), str):
-            raise invalid_params({"auth": ["email and password are required"]})
+            raise errors.InvalidParameters(field_errors={"auth": ["email and password are required"]})
         user, jwt = services.service_account_token(email=auth["email"], password=auth["password"])
         body = {"data": {"jwt": jwt, "user": {"id": user.pk, "email": user.email, "partner": user.partner.code}}}
         return _no_store(Response(body, status=201))

@@ -62,6 +62,8 @@ def to_hop_error(exc: Exception) -> HopError | None:
         return HopError(409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]})
     if isinstance(exc, errors.IdempotencyKeyReused):
         return HopError(422, 10016, "Idempotency key reused", {"idempotency_key": ["was used with a different request"]})
+    if isinstance(exc, errors.InvalidParameters):
+        return invalid_params(exc.field_errors)
     if isinstance(exc, errors.InvalidParameter | errors.MandatoryParameterNotSet | errors.ParameterMaxLength):
         name = exc.name
         return invalid_params({str(name): ["is invalid" if isinstance(exc, errors.InvalidParameter) else "is missing or empty"]})

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from accounts.api.hop import HopView
 from core import errors
-from core.api.hop import HopError, HopErrorSerializer, invalid_params, to_hop_error, user_not_found
+from core.api.hop import HopErrorSerializer, to_hop_error
 from core.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
 from gateways import selectors, services
 from gateways.models import ChargeStatus
@@ -56,10 +56,10 @@ class _ChargeCreateView(HopView):
         try:
             customer = self.find_customer(request, **kwargs)
             if customer is None:
-                raise user_not_found()
+                raise errors.ObjectNotFound(kind="user", id=next(iter(kwargs.values()), ""))
             field_errors, cleaned = parse_charge_request(body)
             if field_errors:
-                raise invalid_params(field_errors)
+                raise errors.InvalidParameters(field_errors=field_errors)
             method = None
             if "token" in cleaned:
                 method = services.payment_method_store(
@@ -68,7 +68,7 @@ class _ChargeCreateView(HopView):
             charge = services.card_charge_create(
                 requested_by=request.user, customer=customer, amount_cents=cleaned["amount_in_cents"], payment_method=method
             )
-        except (HopError, errors.ChargepayError) as refusal:
+        except errors.ChargepayError as refusal:
             error = to_hop_error(refusal)
             if error is None:
                 raise
@@ -112,10 +112,10 @@ class CustomerChargeDetailView(HopView):
     def get(self, request, user_id: str, charge_id: str):
         customer = selectors.customer_for_partner(partner=request.user.partner, customer_id=user_id)
         if customer is None:
-            raise user_not_found()
+            raise errors.ObjectNotFound(kind="user", id=user_id)
         charge = selectors.charge_for_customer(customer=customer, charge_id=charge_id)
         if charge is None:
-            raise HopError(406, 10004, "Record not found", {"charge": ["not found"]})
+            raise errors.ObjectNotFound(kind="charge", id=charge_id)
         return Response(charge_body(charge, selectors.cents_balance(customer_id=customer.pk)))
 
 
@@ -124,7 +124,7 @@ def _page_param(request, name: str, default: int, highest: int) -> int:
     if raw is None:
         return default
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= highest:
-        raise invalid_params({name: [f"must be a whole number from 1 to {highest}"]})
+        raise errors.InvalidParameters(field_errors={name: [f"must be a whole number from 1 to {highest}"]})
     return int(raw)
 
 
@@ -138,7 +138,7 @@ class CustomerTransactionsView(HopView):
     def get(self, request, user_id: str):
         customer = selectors.customer_for_partner(partner=request.user.partner, customer_id=user_id)
         if customer is None:
-            raise user_not_found()
+            raise errors.ObjectNotFound(kind="user", id=user_id)
         page = _page_param(request, "page", 1, 10_000_000)
         per_page = _page_param(request, "per_page", 25, 100)
         entries = selectors.cents_history(customer=customer)[(page - 1) * per_page : page * per_page]
