@@ -1,4 +1,5 @@
-# Daily commands. `make run` (quickstart: SQLite, eager Celery) and `make test` (PostgreSQL + Redis on localhost).
+# Daily commands. `make run` (quickstart: an embedded PostgreSQL, eager Celery) and `make test` (PostgreSQL + Redis on
+# localhost).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,12 +7,9 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chargepay
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The quickstart ignores any database/Redis settings of the shell: SQLite and eager Celery.
-QUICK := env -u DATABASE_URL -u REDIS_URL -u DEBUG -u CELERY_TASK_ALWAYS_EAGER
-
 SANDBOX_PORT ?= 8099
 
-.PHONY: run test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
+.PHONY: run pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,15 +24,17 @@ $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 install: $(BIN)/.installed
 install-dev: $(BIN)/.installed-dev
 
+# The embedded PostgreSQL (data in .data/postgres) starts before migrate and stops with the dev server; a DATABASE_URL
+# set in the shell wins, and then no server is started. The shell's Redis and DEBUG settings are ignored (eager Celery).
 run: install
-	$(QUICK) $(BIN)/python manage.py migrate --noinput -v0
-	$(QUICK) $(BIN)/python manage.py seed_demo --json > .demo.json
-	@HOST=$(HOST) PORT=$(PORT) ./scripts/print_curl.sh
-	@# The gateway sandbox runs beside the dev server and stops with it.
-	$(BIN)/python manage.py run_gateway_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & SANDBOX=$$!; \
-		trap 'kill $$SANDBOX 2>/dev/null' EXIT INT TERM; \
-		$(QUICK) GATEWAY_URL=http://127.0.0.1:$(SANDBOX_PORT)/PaymentService/RequestHandler.svc \
-		$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) exec ./scripts/quickstart.sh
+
+# The embedded PostgreSQL alone (manage.py finds it with no settings): start prints its DATABASE_URL.
+pg-start: install
+	$(BIN)/python -m scripts.dev_postgres start
+
+pg-stop: install
+	$(BIN)/python -m scripts.dev_postgres stop
 
 sandbox: install
 	$(BIN)/python manage.py run_gateway_sandbox --host 127.0.0.1 --port $(SANDBOX_PORT)
@@ -58,9 +58,10 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# makemigrations reads the migration history from the database: make test's, as in CI.
 check: install-dev
 	$(BIN)/python manage.py check
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python manage.py makemigrations --check --dry-run
 
 bench-reconcile: install-dev
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chargepay_bench'" | grep -q 1 || \
@@ -89,5 +90,7 @@ bench-ledger-size: install-dev
 bench-ledger: install-dev
 	$(BIN)/python bench/ledger_service.py --results bench/results/ledger-service.md $(BENCH_ARGS)
 
+# Also deletes the embedded PostgreSQL's data (the demo data: make run loads it again).
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	[ ! -x $(BIN)/python ] || $(BIN)/python -m scripts.dev_postgres stop
+	rm -rf $(VENV) .data staticfiles

@@ -1,7 +1,9 @@
 """chargepay settings, read from the environment (django-environ).
 
-Defaults serve `make run` (SQLite, eager Celery, DEBUG on). Production sets every variable listed in
-`.env.example`; with DEBUG off the security settings below make `manage.py check --deploy` pass.
+Defaults serve `make run`: the embedded PostgreSQL it starts (database chargepay on 127.0.0.1:54329, or the port in
+EMBEDDED_POSTGRES_PORT; `chargepay/dev_database.py`), eager Celery, an in-memory cache, DEBUG on. PostgreSQL is the
+only database engine: the ledger's guarantees are its constraints, triggers and functions. Production sets every
+variable listed in `.env.example`; with DEBUG off the security settings below make `manage.py check --deploy` pass.
 """
 
 from datetime import timedelta
@@ -10,6 +12,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from chargepay import dev_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,17 +89,15 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env.db("DATABASE_URL", default=dev_database.database_url())}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL: the ledger relies on its triggers and functions")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
 # Persistent connections: a request reuses its thread's connection instead of opening one (CONN_MAX_AGE seconds).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A health check costs a round trip (SELECT 1) at the start of every request that uses the database; without it
 # a connection the server dropped fails one request, and the next one reconnects.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of failing mid-transaction.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
