@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
 
-.PHONY: run pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
+.PHONY: layers run pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m scripts.check_layers
+
+# The import rule: no package imports one above it (core < accounts < ledger < gateways < reconciliation < backoffice).
+layers: install
+	$(BIN)/python -m scripts.check_layers
 
 format: install-dev
 	$(BIN)/ruff check --fix .
