@@ -1,4 +1,4 @@
-"""Benchmark: back-office pages on a ledger of 100 000 transactions (issue 5: "pages stay fast with many rows").
+"""Benchmark: back-office pages on a ledger of 100 000 transactions (pages must stay fast with many rows).
 
 Loads TRANSACTIONS (default 100 000) charging-session payments from 10 partners over 1 000 customers, with their
 entries, using set-based SQL into a scratch PostgreSQL database (`chargepay_bench_admin` unless

@@ -90,7 +90,7 @@ def test_finance_uploads_a_gateway_batch_csv(admin_client, admin_user, db):
     assert not GatewayBatchFile.objects.filter(cycle_code="202611210002").exists()
 
 
-# --- roles and the audit log (issue 5) ------------------------------------------------------------------------
+# --- roles and the audit log ------------------------------------------------------------------------
 
 
 def test_finance_resolves_a_finding_and_the_audit_log_keeps_it(finance_client, finance_user, gateway_settings):

@@ -1,4 +1,4 @@
-"""One capture per charge however often its task is delivered, and whichever worker process gets it (issue 4).
+"""One capture per charge however often its task is delivered, and whichever worker process gets it.
 
 The duplicates must not even reach the gateway: the work claim (a conditional UPDATE) turns them away, so the
 sandbox receives exactly one 019 per charge, and the ledger holds exactly one CARD_CAPTURE per charge.

@@ -1,4 +1,4 @@
-"""The worker against a misbehaving gateway (issue 4): capture timeouts, authorizations whose outcome was lost,
+"""The worker against a misbehaving gateway: capture timeouts, authorizations whose outcome was lost,
 and captures the gateway refuses for good. Real worker process, real Redis, the real sandbox over HTTP."""
 
 import uuid

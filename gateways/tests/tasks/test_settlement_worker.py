@@ -1,4 +1,4 @@
-"""Settlement with a real Celery worker process, a real Redis and the real sandbox over HTTP (issue 4).
+"""Settlement with a real Celery worker process, a real Redis and the real sandbox over HTTP.
 
 Each test counts what the sandbox received and booked (`/_sandbox/requests`, `/_sandbox/transactions`) and what the
 ledger holds, so "captured once" means one booked capture and one CARD_CAPTURE movement, not just a status.
