@@ -1,7 +1,10 @@
+"""factory_boy factories of the accounts models, built through the services as production builds them."""
+
 import factory
 
 from accounts import services
-from accounts.models import Customer, Partner, PartnerLink
+from accounts.models import Customer, Partner, PartnerApiKey, PartnerLink, User
+from accounts.tests.helpers import HOP_PASSWORD
 from ledger import services as ledger_services
 
 
@@ -45,3 +48,34 @@ class PartnerLinkFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return services.partner_link_create(**kwargs)
+
+
+class PartnerApiKeyFactory(factory.django.DjangoModelFactory):
+    """An API key of a partner. The secret, shown only once in production, is kept on the returned key as `.secret`."""
+
+    class Meta:
+        model = PartnerApiKey
+
+    partner = factory.SubFactory(PartnerFactory)
+    label = ""
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        key, secret = services.api_key_create(**kwargs)
+        key.secret = secret
+        return key
+
+
+class ServiceAccountFactory(factory.django.DjangoModelFactory):
+    """A HOP service account of a partner, allowed to charge the cards of the partner's customers."""
+
+    class Meta:
+        model = User
+
+    partner = factory.SubFactory(PartnerFactory)
+    email = factory.Sequence(lambda n: f"hop{n}@pcs.example")
+    password = HOP_PASSWORD
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return services.service_account_create(**kwargs)

@@ -1,6 +1,5 @@
 """The operations commands: named options, --json output, errors as CommandError, effects through services."""
 
-import base64
 import json
 from io import StringIO
 
@@ -10,19 +9,15 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from accounts.models import PartnerApiKey, PartnerLink
-from conftest import wallet_of
+from accounts.tests.helpers import bearer, hop_login, login
 from ledger.models import Transaction, TransactionKind
+from ledger.tests.helpers import wallet_of
 
 
 def run(*args) -> dict:
     out = StringIO()
     call_command(*args, "--json", stdout=out)
     return json.loads(out.getvalue())
-
-
-def _login(access_key_id, secret):
-    raw = base64.b64encode(f"{access_key_id}:{secret}".encode()).decode()
-    return APIClient().post("/public/v1/login/partner/token", HTTP_AUTHORIZATION=f"Basic {raw}")
 
 
 def test_operator_builds_a_working_partner_from_the_command_line(db):
@@ -39,7 +34,7 @@ def test_operator_builds_a_working_partner_from_the_command_line(db):
     assert link["status"] == "LINKED"
     assert granted["kmBalance"] == 100
     assert Transaction.objects.get(pk=granted["transaction"]).kind == TransactionKind.KM_GRANT
-    assert _login(key["accessKeyId"], key["secretAccessKey"]).status_code == 200
+    assert login(APIClient(), key["accessKeyId"], key["secretAccessKey"]).status_code == 200
 
 
 def test_revoked_key_cannot_log_in(db):
@@ -49,7 +44,7 @@ def test_revoked_key_cannot_log_in(db):
     revoked = run("revoke_api_key", "--access-key-id", key["accessKeyId"])
 
     assert revoked["revokedAt"]
-    assert _login(key["accessKeyId"], key["secretAccessKey"]).status_code == 401
+    assert login(APIClient(), key["accessKeyId"], key["secretAccessKey"]).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -101,9 +96,8 @@ def test_seed_demo_is_idempotent_and_gives_working_credentials(db, settings):
     assert first == second
     assert first["customer"]["kmBalance"] == 100
     assert first["partner"] == {"id": first["partner"]["id"], "code": "PCS-001", "name": "MSP Partner"}
-    token = _login(first["apiKey"]["accessKeyId"], first["apiKey"]["secretAccessKey"]).json()["accessToken"]
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    token = login(APIClient(), first["apiKey"]["accessKeyId"], first["apiKey"]["secretAccessKey"]).json()["accessToken"]
+    client = bearer(token)
     assert client.get("/v1/partners/PCS-001/accounts/pcsUserId001").json()["kmAvailable"] == 100
     customer_wallet = wallet_of(PartnerLink.objects.get(external_user_id="pcsUserId001").customer)
     assert customer_wallet.balance == 100
@@ -144,9 +138,7 @@ def test_hop_operations_commands(db):
     assert card == {"id": card["id"], "customer": customer["id"], "token": "…0019", "expiresAt": "2030-12-31"}
     assert rfid["token"] == "…0001"
     assert run("purge_idempotency_keys") == {"deleted": 0}
-    response = APIClient().post(
-        "/api/v1/auth/token", {"auth": {"email": "hop@pcs.example", "password": "a-long-pass-2026"}}, format="json"
-    )
+    response = hop_login("hop@pcs.example", "a-long-pass-2026")
     assert response.status_code == 201
 
 

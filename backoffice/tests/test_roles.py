@@ -11,10 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
-from accounts.tests.backoffice import money_state, text
-from conftest import SEED_REQUEST
+from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
-from ledger import services as ledger_services
+from ledger.tests.factories import SessionPaymentFactory
 
 READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
 SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge"}
@@ -117,14 +116,7 @@ def test_staff_in_no_group_sees_the_admin_index_and_nothing_else(nogroup_client)
 
 def test_staff_in_no_group_can_change_nothing(nogroup_client, nogroup_user, funded_link, partner, api_key):
     customer = funded_link.customer
-    payment = ledger_services.charging_session_pay(
-        partner_code=partner.code,
-        access_key_id=None,
-        external_user_id="pcsUserId001",
-        external_id="T-5001",
-        kilometer=5,
-        service_data=SEED_REQUEST["serviceSpecificData"],
-    )
+    payment = SessionPaymentFactory(partner=partner, external_user_id="pcsUserId001", external_id="T-5001", kilometer=5)
     key, _ = api_key
     before = money_state()
     reason = {"reason": "I am not allowed to do this"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import pay_url, wallet_of
+from ledger.tests.helpers import pay_url, wallet_of
 
 INVALID_FORMAT = {"error": "INVALID_FORMAT", "args": ["request body is not valid JSON"]}
 

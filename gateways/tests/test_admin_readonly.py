@@ -2,12 +2,12 @@
 
 from django.urls import reverse
 
-from gateways import services
 from gateways.models import CardCharge, ChargeStatus
+from gateways.tests.factories import SEED_TOKEN, CardChargeFactory
 
 
 def test_review_and_debt_are_visible_and_the_token_masked(admin_client, gateway_settings, service_account, hop_customer):
-    charge = services.card_charge_create(requested_by=service_account, customer=hop_customer, amount_cents=500)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
     CardCharge.objects.filter(pk=charge.pk).update(status=ChargeStatus.REVIEW, debt_cents=500, review_reason="capture refused")
 
     listing = admin_client.get(reverse("admin:gateways_cardcharge_changelist") + "?status__exact=review")
@@ -16,13 +16,13 @@ def test_review_and_debt_are_visible_and_the_token_masked(admin_client, gateway_
     assert listing.status_code == 200 and detail.status_code == 200
     page = listing.content.decode() + detail.content.decode()
     assert "…0019" in page
-    assert "1000000074340019" not in page
+    assert SEED_TOKEN not in page
     assert "capture refused" in detail.content.decode()
     assert f">{charge.pk}<" in listing.content.decode()
 
 
 def test_charges_cannot_be_added_changed_or_deleted_in_admin(admin_client, gateway_settings, service_account, hop_customer):
-    charge = services.card_charge_create(requested_by=service_account, customer=hop_customer, amount_cents=500)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
 
     assert admin_client.get(reverse("admin:gateways_cardcharge_add")).status_code == 403
     assert admin_client.post(reverse("admin:gateways_cardcharge_delete", args=[charge.pk]), {"post": "yes"}).status_code == 403

@@ -3,26 +3,20 @@ the gateway is told with one TransactionID, and the ledger puts the cents back w
 
 import pytest
 
-from conftest import wallet_of
 from core.errors import InsufficientBalance, InvalidParameter, TransactionNotReversible
 from gateways import services
 from gateways.bridgecomm import client
-from gateways.models import CardCharge, ChargeStatus
+from gateways.models import ChargeStatus
+from gateways.tests.factories import CardChargeFactory
+from gateways.tests.helpers import requests_of
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import Account, SystemAccount, Transaction, TransactionKind
+from ledger.tests.helpers import wallet_of
 
 
 def _system_balance(code):
     return ledger_selectors.account_balance(account=Account.objects.get(code=code))
-
-
-def _charge(service_account, customer, amount=500) -> CardCharge:
-    return services.card_charge_create(requested_by=service_account, customer=customer, amount_cents=amount)
-
-
-def _requests(sandbox, request_type):
-    return [r for r in sandbox.control.requests() if r["request_type"] == request_type]
 
 
 @pytest.mark.parametrize(
@@ -36,7 +30,7 @@ def _requests(sandbox, request_type):
 def test_void_or_refund_at_each_stage(
     gateway_settings, sandbox, service_account, hop_customer, admin_user, stage, expected, funds_account
 ):
-    charge = _charge(service_account, hop_customer)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer)
     if stage in ("captured", "settled"):
         services.card_charge_capture(charge_id=charge.pk)
     if stage == "settled":
@@ -55,16 +49,16 @@ def test_void_or_refund_at_each_stage(
 
     assert done.status == expected
     assert done.refunded_at is not None
-    sent = _requests(sandbox, "012")
+    sent = requests_of(sandbox, "012")
     assert len(sent) == 1
     assert sent[0]["transaction_id"] == done.refund_transaction_id
     assert services.card_charge_refund(charge_id=charge.pk) is None  # nothing left to do
-    assert len(_requests(sandbox, "012")) == 1
+    assert len(requests_of(sandbox, "012")) == 1
 
 
 def test_refund_refused_when_the_wallet_spent_the_cents(gateway_settings, service_account, hop_customer, admin_user):
-    charge = _charge(service_account, hop_customer)
-    other = _charge(service_account, hop_customer, amount=700)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer)
+    other = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=700)
     services.card_charge_refund_request(charge_id=other.pk, requested_by=admin_user, reason="first")  # wallet 1200 → 500
     ledger_services.card_refund_debit(
         customer_id=hop_customer.pk,
@@ -83,7 +77,7 @@ def test_refund_refused_when_the_wallet_spent_the_cents(gateway_settings, servic
 
 
 def test_refund_needs_a_reason_and_a_refundable_charge(gateway_settings, service_account, hop_customer, admin_user):
-    charge = _charge(service_account, hop_customer)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer)
 
     with pytest.raises(InvalidParameter):
         services.card_charge_refund_request(charge_id=charge.pk, requested_by=admin_user, reason=" ")
@@ -95,7 +89,7 @@ def test_refund_needs_a_reason_and_a_refundable_charge(gateway_settings, service
 
 
 def test_gateway_refusal_sends_the_charge_to_review(gateway_settings, sandbox, service_account, hop_customer, admin_user):
-    charge = _charge(service_account, hop_customer)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer)
     services.card_charge_refund_request(charge_id=charge.pk, requested_by=admin_user, reason="complaint")
     # The authorization is voided behind our back, so our void is refused (30029).
     assert client.void_or_refund(
@@ -112,7 +106,7 @@ def test_gateway_refusal_sends_the_charge_to_review(gateway_settings, sandbox, s
 def test_no_answer_keeps_the_refund_due_with_the_same_transaction_id(
     gateway_settings, sandbox, service_account, hop_customer, admin_user
 ):
-    charge = _charge(service_account, hop_customer)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer)
     services.card_charge_refund_request(charge_id=charge.pk, requested_by=admin_user, reason="complaint")
     sandbox.control.add_fault(kind="drop", request_type="012", record=True)
 
@@ -121,6 +115,6 @@ def test_no_answer_keeps_the_refund_due_with_the_same_transaction_id(
     done = services.card_charge_refund(charge_id=charge.pk)
 
     assert done.status == ChargeStatus.VOIDED
-    sent = _requests(sandbox, "012")
+    sent = requests_of(sandbox, "012")
     assert len(sent) == 2
     assert {r["transaction_id"] for r in sent} == {done.refund_transaction_id}

@@ -8,9 +8,9 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from accounts.tests.factories import CustomerFactory, PartnerFactory, PartnerLinkFactory
-from conftest import grant, wallet_of
 from ledger import selectors, services
 from ledger.models import Account, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+from ledger.tests.helpers import grant, wallet_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,11 +13,11 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import CustomerFactory
-from conftest import grant, wallet_of
 from gateways import services
 from gateways.models import CardCharge, ChargeStatus, GatewayBatchFile
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, Transaction, TransactionKind
+from ledger.tests.helpers import grant, wallet_of
 from reconciliation.models import FindingStatus, ReconciliationFinding
 from reconciliation.services import finding_resolve, reconcile
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from accounts.models import AuditAction, AuditLog
 from accounts.tests.factories import CustomerFactory
-from conftest import grant, wallet_of
+from accounts.tests.helpers import assert_audited
 from gateways.models import GatewayBatchFile
+from ledger.tests.helpers import grant, wallet_of
 from reconciliation.models import FindingStatus, ReconciliationFinding
 from reconciliation.services import finding_resolve, reconcile
 
@@ -104,14 +105,13 @@ def test_finance_resolves_a_finding_and_the_audit_log_keeps_it(finance_client, f
     assert response.status_code == 302
     finding.refresh_from_db()
     assert (finding.status, finding.resolved_by) == (FindingStatus.RESOLVED, finance_user)
-    record = AuditLog.objects.get()
-    assert (record.actor, record.action, record.reason, record.object_type, record.object_id, record.detail) == (
-        finance_user,
-        AuditAction.FINDING_RESOLVE,
-        "corrected by hand, ticket FIN-12",
-        "reconciliation.reconciliationfinding",
-        str(finding.pk),
-        {"kind": finding.kind, "involved": finding.involved},
+    assert_audited(
+        actor=finance_user,
+        action=AuditAction.FINDING_RESOLVE,
+        reason="corrected by hand, ticket FIN-12",
+        object_type="reconciliation.reconciliationfinding",
+        object_id=str(finding.pk),
+        detail={"kind": finding.kind, "involved": finding.involved},
     )
 
 

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import AuditAction, AuditLog, User
+from accounts.tests.helpers import assert_audited
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +23,14 @@ def test_adding_a_group_in_the_admin_is_audited(client, boss):
 
     assert response.status_code == 302
     group = Group.objects.get(name="night-shift")
-    [record] = AuditLog.objects.filter(action=AuditAction.ADMIN_EDIT)
-    assert (record.actor, record.object_type, record.object_id) == (boss, "auth.group", str(group.pk))
-    assert record.reason == "added in the admin: Added."
+    record = assert_audited(
+        among_others=True,
+        action=AuditAction.ADMIN_EDIT,
+        actor=boss,
+        object_type="auth.group",
+        object_id=str(group.pk),
+        reason="added in the admin: Added.",
+    )
     assert record.detail["object"] == "night-shift"
 
 
@@ -53,8 +59,9 @@ def test_changing_a_users_groups_in_the_admin_is_audited(client, boss):
 
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
     assert list(agent.groups.values_list("name", flat=True)) == ["support"]
-    [record] = AuditLog.objects.filter(action=AuditAction.ADMIN_EDIT)
-    assert (record.actor, record.object_type, record.object_id) == (boss, "accounts.user", str(agent.pk))
+    record = assert_audited(
+        among_others=True, action=AuditAction.ADMIN_EDIT, actor=boss, object_type="accounts.user", object_id=str(agent.pk)
+    )
     assert record.reason.startswith("changed in the admin: Changed Groups")
 
 

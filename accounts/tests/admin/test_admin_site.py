@@ -13,11 +13,14 @@ from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
 from accounts.models import User
-from accounts.tests.backoffice import staff_member
-from conftest import SEED_REQUEST, grant, login, wallet_of
+from accounts.tests.helpers import login
+from backoffice.tests.helpers import staff_member
 from gateways import services as gateway_services
 from gateways.models import GatewayBatchFile
+from gateways.tests.factories import CardChargeFactory
 from ledger import services as ledger_services
+from ledger.tests.factories import SessionPaymentFactory
+from ledger.tests.helpers import grant, wallet_of
 from reconciliation.services import reconcile
 
 # What each role reads (DESIGN §8 and accounts.roles): the back-office apps, and finance the beat schedules too.
@@ -53,16 +56,9 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     key, secret = api_key
     tokens = login(APIClient(), key.access_key_id, secret).json()  # an outstanding refresh token ...
     accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
-    payment = ledger_services.charging_session_pay(
-        partner_code=partner.code,
-        access_key_id=None,
-        external_user_id="pcsUserId001",
-        external_id="T-9001",
-        kilometer=38,
-        service_data=SEED_REQUEST["serviceSpecificData"],
-    )
+    payment = SessionPaymentFactory(partner=partner, external_user_id="pcsUserId001", external_id="T-9001", kilometer=38)
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
-    charge = gateway_services.card_charge_create(requested_by=service_account, customer=hop_customer, amount_cents=500)
+    charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.card_charge_capture(charge_id=charge.pk)
     gateway_services.settlement_close()
     gateway_services.gateway_batch_file_store(

@@ -13,10 +13,10 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.audit import audit_record
 from accounts.models import AuditAction, AuditLog
-from accounts.tests.backoffice import shown_ids, staff_member, text
 from accounts.tests.factories import CustomerFactory, PartnerFactory, PartnerLinkFactory
-from conftest import SEED_REQUEST
+from backoffice.tests.helpers import shown_ids, staff_member, text
 from ledger import services as ledger_services
+from ledger.tests.factories import SessionPaymentFactory
 
 CHANGELIST = "admin:accounts_auditlog_changelist"
 
@@ -30,14 +30,7 @@ def records(support_user, finance_user, superuser, partner, other_partner):
     ledger_services.kilometers_change_by_staff(
         customer=alice, kilometer=50, goodwill=True, reason="welcome bonus", staff=finance_user
     )
-    payment = ledger_services.charging_session_pay(
-        partner_code=partner.code,
-        access_key_id=None,
-        external_user_id="aliceUser",
-        external_id="T-4001",
-        kilometer=5,
-        service_data=SEED_REQUEST["serviceSpecificData"],
-    )
+    payment = SessionPaymentFactory(partner=partner, external_user_id="aliceUser", external_id="T-4001", kilometer=5)
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
     accounts_services.api_key_create_by_staff(partner=other_partner, label="backend", staff=superuser, reason="onboarding")
     grant, reverse_, key = AuditLog.objects.order_by("pk")

@@ -7,15 +7,16 @@ from django.urls import reverse
 
 from accounts import services as accounts_services
 from accounts.models import AuditAction, AuditLog
-from accounts.tests.backoffice import money_state, shown_ids, shown_messages, text
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import SEED_REQUEST, wallet_of
-from gateways import services as gateway_services
+from accounts.tests.helpers import assert_audited
+from backoffice.tests.helpers import money_state, shown_ids, shown_messages, text
+from gateways.tests.factories import SEED_TOKEN, CardChargeFactory
 from ledger import services as ledger_services
 from ledger.models import Transaction, TransactionKind, Unit
+from ledger.tests.factories import SessionPaymentFactory
+from ledger.tests.helpers import wallet_of
 
 CHANGELIST = "admin:accounts_customer_changelist"
-CARD_TOKEN = "1000000074340019"  # hop_customer's card
 
 
 def change_url(customer) -> str:
@@ -104,15 +105,8 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
     grant = ledger_services.kilometers_change_by_staff(
         customer=customer, kilometer=100, goodwill=True, reason="welcome bonus", staff=finance_user
     )
-    payment = ledger_services.charging_session_pay(
-        partner_code=partner.code,
-        access_key_id=None,
-        external_user_id="hopUser001",
-        external_id="T-3001",
-        kilometer=38,
-        service_data=SEED_REQUEST["serviceSpecificData"],
-    )
-    charge = gateway_services.card_charge_create(requested_by=service_account, customer=customer, amount_cents=500)
+    payment = SessionPaymentFactory(partner=partner, external_user_id="hopUser001", external_id="T-3001", kilometer=38)
+    charge = CardChargeFactory(requested_by=service_account, customer=customer, amount_cents=500)
     [attempt] = charge.attempts.all()
     reversal = ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
 
@@ -134,7 +128,7 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
     assert "Initial (awaiting the customer's confirmation)" in page
     # the card, masked: never its full token,
     assert "…0019" in page
-    assert CARD_TOKEN not in page
+    assert SEED_TOKEN not in page
     # and the timeline, newest first.
     timeline = [
         (row["event"].category, row["event"].title, row["event"].amount, row["url"]) for row in response.context["timeline"]
@@ -204,29 +198,17 @@ def test_finance_grants_goodwill_kilometers(finance_client, finance_user, funded
     assert (txn.customer_id, txn.reason, txn.status) == (customer.pk, "apology for a broken charger", "CONFIRMED")
     assert sorted(txn.entries.values_list("amount", flat=True)) == [-25, 25]
     assert wallet_of(customer).balance == 125
-    record = AuditLog.objects.get()
-    assert (
-        record.actor,
-        record.action,
-        record.reason,
-        record.object_type,
-        record.object_id,
-        record.customer_id,
-        record.partner_id,
-        record.balances_before,
-        record.balances_after,
-        record.detail,
-    ) == (
-        finance_user,
-        AuditAction.KILOMETERS_GRANT,
-        "apology for a broken charger",
-        "ledger.transaction",
-        str(txn.pk),
-        customer.pk,
-        None,
-        {"KM": 100, "USD": 0},
-        {"KM": 125, "USD": 0},
-        {"kilometer": 25},
+    assert_audited(
+        actor=finance_user,
+        action=AuditAction.KILOMETERS_GRANT,
+        reason="apology for a broken charger",
+        object_type="ledger.transaction",
+        object_id=str(txn.pk),
+        customer_id=customer.pk,
+        partner_id=None,
+        balances_before={"KM": 100, "USD": 0},
+        balances_after={"KM": 125, "USD": 0},
+        detail={"kilometer": 25},
     )
     assert shown_messages(finance_client.get(change_url(customer))) == [f"Recorded as transaction #{txn.pk}."]
 
@@ -245,12 +227,11 @@ def test_finance_corrects_kilometers_up_and_down(finance_client, finance_user, f
     assert (txn.created_by, txn.reason) == (finance_user, "meter reading corrected")
     assert txn.entries.get(account=wallet_of(customer)).amount == signed
     assert wallet_of(customer).balance == after
-    record = AuditLog.objects.get()
-    assert (record.action, record.balances_before, record.balances_after, record.detail) == (
-        AuditAction.KILOMETERS_ADJUST,
-        {"KM": 100, "USD": 0},
-        {"KM": after, "USD": 0},
-        {"kilometer": signed},
+    assert_audited(
+        action=AuditAction.KILOMETERS_ADJUST,
+        balances_before={"KM": 100, "USD": 0},
+        balances_after={"KM": after, "USD": 0},
+        detail={"kilometer": signed},
     )
 
 
@@ -329,4 +310,4 @@ def test_cents_are_untouched_by_a_kilometer_change(finance_client, alice):
     finance_client.post(kilometers_url(alice), {"purpose": "goodwill", "kilometers": "5", "reason": "welcome bonus"})
 
     assert (wallet_of(alice).balance, wallet_of(alice, Unit.USD_CENTS).balance) == (5, 900)
-    assert AuditLog.objects.get().balances_after == {"KM": 5, "USD": 900}
+    assert_audited(balances_after={"KM": 5, "USD": 900})

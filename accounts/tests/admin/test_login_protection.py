@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from accounts.tests.backoffice import staff_member, text
+from backoffice.tests.helpers import staff_member, text
 
 LOGIN = "/admin/login/"
 PASSWORD = "correct-horse-battery-staple-2026"

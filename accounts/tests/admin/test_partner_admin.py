@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import AuditAction, AuditLog, PartnerApiKey
-from accounts.tests.backoffice import money_state, shown_messages, text
-from accounts.tests.factories import PartnerLinkFactory
-from conftest import login
+from accounts.tests.factories import PartnerApiKeyFactory, PartnerLinkFactory
+from accounts.tests.helpers import assert_audited, bearer, login
+from backoffice.tests.helpers import money_state, shown_messages, text
 
 ACCOUNT_URL = "/v1/partners/PCS-001/accounts/pcsUserId001"
 
@@ -30,7 +30,7 @@ def revoke_url(key: PartnerApiKey) -> str:
 
 def test_the_partner_page_lists_keys_service_accounts_and_links(support_client, partner, api_key, link, service_account):
     active, _ = api_key
-    revoked, _ = services.api_key_create(partner=partner, label="old backend")
+    revoked = PartnerApiKeyFactory(partner=partner, label="old backend")
     services.api_key_revoke(key=revoked)
     PartnerLinkFactory(partner=partner, external_user_id="notConfirmedYet", confirmed=False)
 
@@ -77,32 +77,21 @@ def test_superuser_creates_a_key_whose_secret_is_shown_once(superuser_client, su
     # Only its digest is stored, and the audit record does not hold it either.
     assert key.secret_digest == services.secret_digest(secret)
     assert secret not in json.dumps(list(PartnerApiKey.objects.values()), default=str)
-    record = AuditLog.objects.get()
-    assert (
-        record.actor,
-        record.action,
-        record.reason,
-        record.object_type,
-        record.object_id,
-        record.partner_id,
-        record.customer_id,
-        record.detail,
-    ) == (
-        superuser,
-        AuditAction.API_KEY_CREATE,
-        "partner onboarding",
-        "accounts.partnerapikey",
-        str(key.pk),
-        partner.pk,
-        None,
-        {"accessKeyId": key.access_key_id, "label": "production backend"},
+    assert_audited(
+        actor=superuser,
+        action=AuditAction.API_KEY_CREATE,
+        reason="partner onboarding",
+        object_type="accounts.partnerapikey",
+        object_id=str(key.pk),
+        partner_id=partner.pk,
+        customer_id=None,
+        detail={"accessKeyId": key.access_key_id, "label": "production backend"},
     )
     assert secret not in json.dumps(list(AuditLog.objects.values()), default=str)
     # The partner logs in with it.
     tokens = login(APIClient(), key.access_key_id, secret)
     assert tokens.status_code == 200
-    partner_api = APIClient()
-    partner_api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.json()['accessToken']}")
+    partner_api = bearer(tokens.json()["accessToken"])
     assert partner_api.get(ACCOUNT_URL).status_code == 200
     # And the secret is never shown again.
     again = superuser_client.get(partner_url(partner))
@@ -137,14 +126,13 @@ def test_revoking_a_key_stops_its_tokens_at_once(superuser_client, superuser, pa
     assert refused.status_code == 401
     assert refused.json() == {"error": "AUTHORIZATION_INVALID", "args": []}
     assert login(APIClient(), key.access_key_id, secret).status_code == 401
-    record = AuditLog.objects.get()
-    assert (record.actor, record.action, record.reason, record.object_id, record.partner_id, record.detail) == (
-        superuser,
-        AuditAction.API_KEY_REVOKE,
-        "the secret leaked into a log file",
-        str(key.pk),
-        partner.pk,
-        {"accessKeyId": key.access_key_id},
+    assert_audited(
+        actor=superuser,
+        action=AuditAction.API_KEY_REVOKE,
+        reason="the secret leaked into a log file",
+        object_id=str(key.pk),
+        partner_id=partner.pk,
+        detail={"accessKeyId": key.access_key_id},
     )
     after = superuser_client.get(partner_url(partner))
     assert shown_messages(after) == [f"API key {key.access_key_id} revoked; its tokens stop working now."]

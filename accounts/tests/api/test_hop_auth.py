@@ -3,7 +3,7 @@
 Every refusal is checked against a real gateway sandbox: nothing may reach the gateway or move money.
 """
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import jwt
 import pytest
@@ -14,13 +14,14 @@ from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts import services as accounts_services
 from accounts.models import Partner, User
-from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import HOP_PASSWORD, wallet_of
-from gateways import services as gateway_services
+from accounts.tests.factories import PartnerLinkFactory, ServiceAccountFactory
+from accounts.tests.helpers import HOP_PASSWORD, bearer, hop_login
 from gateways.bridgecomm import protocol
 from gateways.models import CardCharge
 from gateways.sandbox import SandboxServer
-from ledger.models import Transaction, Unit
+from gateways.tests.factories import card_holder
+from ledger.models import Transaction
+from ledger.tests.helpers import cents
 
 TOKEN_URL = "/api/v1/auth/token"
 UNAUTHORIZED = {"data": {"code": 10005, "message": "Unauthorized", "errors": {"access": ["Unauthorized"]}}}
@@ -42,22 +43,8 @@ def sandbox(settings):
         server.stop()
 
 
-def login(email, password):
-    return APIClient().post(TOKEN_URL, {"auth": {"email": email, "password": password}}, format="json")
-
-
-def bearer(raw: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
-
-
 def charges_url(customer) -> str:
     return f"/api/v1/users/{customer.pk}/charges"
-
-
-def cents(customer) -> int:
-    return wallet_of(customer, Unit.USD_CENTS).balance
 
 
 def assert_nothing_moved(sandbox, customer):
@@ -72,7 +59,7 @@ def assert_nothing_moved(sandbox, customer):
 
 
 def test_service_account_logs_in(service_account, hop_customer, sandbox):
-    response = login("hop@pcs.example", HOP_PASSWORD)
+    response = hop_login("hop@pcs.example", HOP_PASSWORD)
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -98,7 +85,7 @@ def test_service_account_logs_in(service_account, hop_customer, sandbox):
 
 
 def test_login_email_is_case_insensitive(service_account):
-    response = login("  HOP@PCS.Example ", HOP_PASSWORD)
+    response = hop_login("  HOP@PCS.Example ", HOP_PASSWORD)
 
     assert response.status_code == 201
     assert response.json()["data"]["user"]["id"] == service_account.pk
@@ -116,7 +103,7 @@ def test_login_email_is_case_insensitive(service_account):
     ],
 )
 def test_bad_credentials_are_401(service_account, email, password):
-    response = login(email, password)
+    response = hop_login(email, password)
 
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
@@ -128,7 +115,7 @@ def test_a_staff_user_without_a_partner_cannot_log_in(db):
         username="staff", email="staff@chargepay.example", password=HOP_PASSWORD, is_staff=True, is_superuser=True
     )
 
-    response = login("staff@chargepay.example", HOP_PASSWORD)
+    response = hop_login("staff@chargepay.example", HOP_PASSWORD)
 
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
@@ -137,7 +124,7 @@ def test_a_staff_user_without_a_partner_cannot_log_in(db):
 def test_an_inactive_service_account_cannot_log_in(service_account):
     User.objects.filter(pk=service_account.pk).update(is_active=False)
 
-    response = login("hop@pcs.example", HOP_PASSWORD)
+    response = hop_login("hop@pcs.example", HOP_PASSWORD)
 
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
@@ -146,7 +133,7 @@ def test_an_inactive_service_account_cannot_log_in(service_account):
 def test_a_service_account_of_an_inactive_partner_cannot_log_in(service_account, partner):
     Partner.objects.filter(pk=partner.pk).update(is_active=False)
 
-    response = login("hop@pcs.example", HOP_PASSWORD)
+    response = hop_login("hop@pcs.example", HOP_PASSWORD)
 
     assert response.status_code == 401
     assert response.json() == UNAUTHORIZED
@@ -311,9 +298,9 @@ def test_a_token_stops_working_when_the_partner_is_deactivated(partner, hop_jwt,
 
 
 def test_a_service_account_without_the_charge_permission_is_401(partner, hop_customer, sandbox):
-    account = accounts_services.service_account_create(partner=partner, email="readonly@pcs.example", password=HOP_PASSWORD)
+    account = ServiceAccountFactory(partner=partner, email="readonly@pcs.example", password=HOP_PASSWORD)
     account.user_permissions.clear()
-    logged_in = login("readonly@pcs.example", HOP_PASSWORD)
+    logged_in = hop_login("readonly@pcs.example", HOP_PASSWORD)
     assert logged_in.status_code == 201
     client = bearer(logged_in.json()["data"]["jwt"])
 
@@ -338,8 +325,8 @@ def test_the_permission_is_checked_on_every_request(service_account, hop_jwt, ho
 
 
 def test_another_partners_service_account_cannot_charge_pcs001s_customer(other_partner, hop_customer, sandbox):
-    accounts_services.service_account_create(partner=other_partner, email="hop@other.example", password=HOP_PASSWORD)
-    client = bearer(login("hop@other.example", HOP_PASSWORD).json()["data"]["jwt"])
+    ServiceAccountFactory(partner=other_partner, email="hop@other.example", password=HOP_PASSWORD)
+    client = bearer(hop_login("hop@other.example", HOP_PASSWORD).json()["data"]["jwt"])
     accounts_services.rfid_token_add(customer=hop_customer, token="rfid-1")
 
     responses = [
@@ -355,8 +342,8 @@ def test_another_partners_service_account_cannot_charge_pcs001s_customer(other_p
 
 def test_a_customer_linked_to_both_partners_can_be_charged_by_both(other_partner, hop_api, hop_customer, sandbox):
     PartnerLinkFactory(partner=other_partner, customer=hop_customer, external_user_id="sharedUser")
-    accounts_services.service_account_create(partner=other_partner, email="hop@other.example", password=HOP_PASSWORD)
-    other = bearer(login("hop@other.example", HOP_PASSWORD).json()["data"]["jwt"])
+    ServiceAccountFactory(partner=other_partner, email="hop@other.example", password=HOP_PASSWORD)
+    other = bearer(hop_login("hop@other.example", HOP_PASSWORD).json()["data"]["jwt"])
 
     mine = hop_api.post(charges_url(hop_customer), {"charge": {"amount_in_cents": 500}}, format="json")
     theirs = other.post(charges_url(hop_customer), {"charge": {"amount_in_cents": 600}}, format="json")
@@ -367,9 +354,7 @@ def test_a_customer_linked_to_both_partners_can_be_charged_by_both(other_partner
 
 
 def test_a_service_account_cannot_charge_a_customer_with_only_a_pending_link(partner, hop_api, sandbox):
-    customer = CustomerFactory()
-    PartnerLinkFactory(partner=partner, customer=customer, external_user_id="pendingUser", confirmed=False)
-    gateway_services.payment_method_store(customer=customer, token="6000000000000007", expires_at=date(2031, 1, 31))
+    customer = card_holder(partner=partner, external_user_id="pendingUser", confirmed=False, token="6000000000000007")
 
     response = hop_api.post(charges_url(customer), CHARGE, format="json")
 

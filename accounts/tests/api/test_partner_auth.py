@@ -15,7 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts import services as accounts_services
-from conftest import login
+from accounts.tests.helpers import login
 
 LOGIN_URL = "/public/v1/login/partner/token"
 TOKENS_URL = "/public/v1/tokens"

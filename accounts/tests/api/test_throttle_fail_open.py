@@ -1,6 +1,6 @@
 """With the rate-limit cache unreachable, payments still work (the limit fails open)."""
 
-from conftest import pay_url, wallet_of
+from ledger.tests.helpers import pay_url, wallet_of
 
 
 def test_payment_succeeds_when_the_cache_is_unreachable(api, funded_link, seed_request, settings):

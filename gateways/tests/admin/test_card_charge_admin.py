@@ -9,17 +9,19 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services as accounts_services
-from accounts.models import AuditAction, AuditLog
-from accounts.tests.backoffice import money_state, shown_ids, shown_messages, text
-from conftest import wallet_of
+from accounts.models import AuditAction
+from accounts.tests.factories import ServiceAccountFactory
+from accounts.tests.helpers import assert_audited
+from backoffice.tests.helpers import money_state, shown_ids, shown_messages, text
 from core.errors import ChargeFailed
 from gateways import services
 from gateways.models import CardCharge, ChargeStatus
+from gateways.tests.factories import SEED_TOKEN, CardChargeFactory
+from gateways.tests.helpers import requests_of
 from ledger import services as ledger_services
-from ledger.models import SystemAccount, Transaction, TransactionKind, Unit
+from ledger.models import SystemAccount, Transaction, TransactionKind
+from ledger.tests.helpers import cents
 
-CARD_TOKEN = "1000000074340019"  # hop_customer's card
 CHANGELIST = "admin:gateways_cardcharge_changelist"
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
@@ -37,21 +39,13 @@ def retry_url(charge) -> str:
     return reverse("admin:gateways_cardcharge_retry_capture", args=[charge.pk])
 
 
-def cents(customer) -> int:
-    return wallet_of(customer, Unit.USD_CENTS).balance
-
-
-def requests_of(sandbox, request_type: str) -> list[dict]:
-    return sandbox.control.requests(request_type=request_type)
-
-
 @pytest.fixture
 def charge_of(service_account, hop_customer):
     """charge_of(cents) → a charge through the sandbox; a declined or failed one is returned too (not raised)."""
 
     def make(amount: int, *, requested_by=service_account) -> CardCharge:
         try:
-            return services.card_charge_create(requested_by=requested_by, customer=hop_customer, amount_cents=amount)
+            return CardChargeFactory(requested_by=requested_by, customer=hop_customer, amount_cents=amount)
         except ChargeFailed:
             return CardCharge.objects.latest("pk")
 
@@ -79,7 +73,7 @@ def test_filters_by_status_debt_partner_and_date(
     CardCharge.objects.filter(pk=in_review.pk).update(
         status=ChargeStatus.REVIEW, debt_cents=700, review_reason="capture refused: 30029"
     )
-    other_account = accounts_services.service_account_create(
+    other_account = ServiceAccountFactory(
         partner=other_partner, email="hop@other.example", password="another-service-password-2026"
     )
     elsewhere = charge_of(800, requested_by=other_account)
@@ -142,13 +136,13 @@ def test_the_detail_shows_each_gateway_attempt_with_its_metadata_and_the_card_ma
     assert response.status_code == 200
     [attempts] = response.context["inline_admin_formsets"]
     assert [(f.original.request_type, f.original.outcome) for f in attempts] == [("004", "approved"), ("019", "approved")]
-    assert attempts.formset.forms[0].instance.response_message["Token"] == CARD_TOKEN  # stored as the gateway said it
+    assert attempts.formset.forms[0].instance.response_message["Token"] == SEED_TOKEN  # stored as the gateway said it
     page = text(response)
     assert "<tr><th>Token</th><td>****0019</td></tr>" in page
     assert "<tr><th>ExpirationDate</th><td>****1230</td></tr>" in page
     assert f"<tr><th>GatewayTransID</th><td>{charge.gateway_trans_id}</td></tr>" in page
     assert "…0019" in page  # the card column
-    assert CARD_TOKEN not in page
+    assert SEED_TOKEN not in page
     assert 'name="_save"' not in page
 
 
@@ -179,7 +173,7 @@ def test_support_voids_an_authorized_charge_and_the_worker_tells_the_gateway(
     page = support_client.get(refund_url(charge))
     assert f'<a id="refund-charge" href="{refund_url(charge)}">Void…</a>' in text(detail)
     assert 'id="retry-capture"' not in text(detail)  # support does not retry captures
-    assert "gives back 500¢ now" in text(page) and "…0019" in text(page) and CARD_TOKEN not in text(page)
+    assert "gives back 500¢ now" in text(page) and "…0019" in text(page) and SEED_TOKEN not in text(page)
 
     # When: support confirms the void with a reason.
     with django_capture_on_commit_callbacks() as enqueued:
@@ -202,29 +196,17 @@ def test_support_voids_an_authorized_charge_and_the_worker_tells_the_gateway(
         support_user,
         "customer disputes the top-up",
     )
-    record = AuditLog.objects.get()
-    assert (
-        record.actor,
-        record.action,
-        record.reason,
-        record.object_type,
-        record.object_id,
-        record.customer_id,
-        record.partner_id,
-        record.balances_before,
-        record.balances_after,
-        record.detail,
-    ) == (
-        support_user,
-        AuditAction.CARD_CHARGE_REFUND,
-        "customer disputes the top-up",
-        "gateways.cardcharge",
-        str(charge.pk),
-        hop_customer.pk,
-        charge.partner_id,
-        {"KM": 0, "USD": 500},
-        {"KM": 0, "USD": 0},
-        {"from_status": "authorized", "amount_cents": 500},
+    assert_audited(
+        actor=support_user,
+        action=AuditAction.CARD_CHARGE_REFUND,
+        reason="customer disputes the top-up",
+        object_type="gateways.cardcharge",
+        object_id=str(charge.pk),
+        customer_id=hop_customer.pk,
+        partner_id=charge.partner_id,
+        balances_before={"KM": 0, "USD": 500},
+        balances_after={"KM": 0, "USD": 0},
+        detail={"from_status": "authorized", "amount_cents": 500},
     )
     assert len(enqueued) == 1
     assert requests_of(sandbox, "012") == []
@@ -260,7 +242,7 @@ def test_finance_refunds_a_settled_charge(
     charge.refresh_from_db()
     assert (charge.status, charge.refund_from_status) == (ChargeStatus.REFUNDED, ChargeStatus.SETTLED)
     assert cents(hop_customer) == 0
-    assert AuditLog.objects.get().detail == {"from_status": "settled", "amount_cents": 500}
+    assert_audited(detail={"from_status": "settled", "amount_cents": 500})
     assert len(requests_of(sandbox, "012")) == 1
 
 
@@ -369,16 +351,15 @@ def test_finance_retries_a_capture_and_the_worker_captures(
         response = finance_client.post(retry_url(charge), {"reason": "gateway outage is over"})
 
     assert response.status_code == 302
-    record = AuditLog.objects.get()
-    assert (record.actor, record.action, record.reason, record.object_id, record.balances_before, record.balances_after) == (
-        finance_user,
-        AuditAction.CARD_CHARGE_CAPTURE_RETRY,
-        "gateway outage is over",
-        str(charge.pk),
-        {"KM": 0, "USD": 500},
-        {"KM": 0, "USD": 500},
+    assert_audited(
+        actor=finance_user,
+        action=AuditAction.CARD_CHARGE_CAPTURE_RETRY,
+        reason="gateway outage is over",
+        object_id=str(charge.pk),
+        balances_before={"KM": 0, "USD": 500},
+        balances_after={"KM": 0, "USD": 500},
+        detail={"work_attempts": 0},
     )
-    assert record.detail == {"work_attempts": 0}
     assert len(enqueued) == 1 and requests_of(sandbox, "019") == []
 
     enqueued[0]()

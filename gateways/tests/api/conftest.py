@@ -4,8 +4,7 @@ from datetime import date
 
 import pytest
 
-from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from gateways import services as gateway_services
+from gateways.tests.factories import card_holder
 
 from .support import hop_client_for
 
@@ -27,16 +26,22 @@ def other_hop_api(other_partner):
 @pytest.fixture
 def other_customer(other_partner):
     """A customer linked to PCS-002 only, with a card on record."""
-    customer = CustomerFactory(email="other.customer@example.com")
-    PartnerLinkFactory(partner=other_partner, customer=customer, external_user_id="otherUser001")
-    gateway_services.payment_method_store(customer=customer, token="4000000000000002", expires_at=date(2031, 6, 30))
-    return customer
+    return card_holder(
+        partner=other_partner,
+        external_user_id="otherUser001",
+        token="4000000000000002",
+        expires_at=date(2031, 6, 30),
+        email="other.customer@example.com",
+    )
 
 
 @pytest.fixture
 def second_customer(partner):
     """Another customer linked to PCS-001, with its own card on record."""
-    customer = CustomerFactory(email="second.customer@example.com")
-    PartnerLinkFactory(partner=partner, customer=customer, external_user_id="hopUser002")
-    gateway_services.payment_method_store(customer=customer, token="5000000000000009", expires_at=date(2031, 1, 31))
-    return customer
+    return card_holder(
+        partner=partner,
+        external_user_id="hopUser002",
+        token="5000000000000009",
+        expires_at=date(2031, 1, 31),
+        email="second.customer@example.com",
+    )

@@ -2,14 +2,11 @@
 
 from rest_framework.test import APIClient
 
-from accounts import services as accounts_services
-from conftest import wallet_of
+from accounts.tests.factories import ServiceAccountFactory
+from accounts.tests.helpers import bearer, hop_login
 from gateways.bridgecomm import client as bridgecomm
 from gateways.bridgecomm.types import GatewayResult
 from gateways.models import CardCharge
-from ledger.models import Unit
-
-SEED_TOKEN = "1000000074340019"  # the card token of the `hop_customer` fixture (the seed's metadata Token)
 
 # seeds/004_9cc3fc7f19becc09.txt: the `metadata` keys of the sample response, in the seed's order (an independent copy).
 SEED_METADATA_KEYS = [
@@ -96,10 +93,6 @@ def charge_request(amount, **payment_method) -> dict:
     return {"charge": charge}
 
 
-def cents(customer) -> int:
-    return wallet_of(customer, Unit.USD_CENTS).balance
-
-
 def authorizations(sandbox) -> list[dict]:
     """Every 004 request the sandbox received, oldest first."""
     return sandbox.control.requests(request_type="004")
@@ -128,10 +121,7 @@ OTHER_SERVICE_PASSWORD = "another-service-password-2026"
 
 def hop_client_for(*, partner, email: str) -> APIClient:
     """A new service account of `partner`, logged in through the API."""
-    password = OTHER_SERVICE_PASSWORD
-    accounts_services.service_account_create(partner=partner, email=email, password=password)
-    response = APIClient().post("/api/v1/auth/token", {"auth": {"email": email, "password": password}}, format="json")
+    ServiceAccountFactory(partner=partner, email=email, password=OTHER_SERVICE_PASSWORD)
+    response = hop_login(email, OTHER_SERVICE_PASSWORD)
     assert response.status_code == 201, response.content
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['data']['jwt']}")
-    return client
+    return bearer(response.json()["data"]["jwt"])

@@ -9,8 +9,16 @@ from django.db.models import Sum
 from gateways.models import CardCharge, ChargeStatus, GatewayAttempt
 from ledger import services as ledger_services
 from ledger.models import Entry, Transaction, TransactionKind
+from ledger.tests.helpers import cents
 
-from .support import CHARGE_KEYS, SEED_METADATA_KEYS, authorizations, booked_authorizations, cents, charge_failure, charges_url
+from .support import (
+    CHARGE_KEYS,
+    SEED_METADATA_KEYS,
+    authorizations,
+    booked_authorizations,
+    charge_failure,
+    charges_url,
+)
 
 PREVIOUS_BALANCE = 1234
 

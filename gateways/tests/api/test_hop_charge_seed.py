@@ -6,6 +6,7 @@ from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
 from gateways.models import CardCharge, ChargeStatus, PaymentMethod
 from ledger import services as ledger_services
 from ledger.models import Transaction
+from ledger.tests.helpers import cents
 
 from .support import (
     CHARGE_AT_FORMAT,
@@ -14,7 +15,6 @@ from .support import (
     SEED_METADATA_KEYS,
     USER_NOT_FOUND,
     authorizations,
-    cents,
     charge_failure,
     charges_url,
 )

@@ -16,12 +16,12 @@ from gateways.bridgecomm.types import Outcome
 from gateways.models import CardCharge, ChargeStatus, GatewayAttempt
 from ledger import services as ledger_services
 from ledger.models import Entry, Transaction, TransactionKind
+from ledger.tests.helpers import cents
 
 from .support import (
     CHARGE_KEYS,
     authorizations,
     booked_authorizations,
-    cents,
     charge_failure,
     charge_url,
     charges_url,

@@ -12,12 +12,12 @@ from core.idempotency import idempotency_purge
 from core.models import IdempotencyRecord, IdempotencyStatus
 from gateways.models import CardCharge, ChargeStatus
 from ledger.models import Transaction, TransactionKind
+from ledger.tests.helpers import cents
 
 from .support import (
     KEY_IN_USE,
     KEY_REUSED,
     authorizations,
-    cents,
     charge_failure,
     charges_url,
     invalid_params,

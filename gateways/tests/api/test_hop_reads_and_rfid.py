@@ -6,9 +6,10 @@ import pytest
 
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import grant
 from gateways.models import CardCharge, ChargeStatus
+from gateways.tests.factories import card_holder
 from ledger.models import Transaction
+from ledger.tests.helpers import cents, grant
 
 from .support import (
     CHARGE_AT_FORMAT,
@@ -16,7 +17,6 @@ from .support import (
     SEED_METADATA_KEYS,
     USER_NOT_FOUND,
     authorizations,
-    cents,
     charge_url,
     charges_url,
     hop_error,
@@ -289,13 +289,7 @@ def test_rfid_token_of_a_customer_of_another_partner(hop_api, other_customer, sa
 
 
 def test_rfid_token_of_a_customer_whose_link_is_not_confirmed(hop_api, partner, sandbox):
-    from datetime import date
-
-    from gateways import services as gateway_services
-
-    customer = CustomerFactory()
-    PartnerLinkFactory(partner=partner, customer=customer, external_user_id="pendingUser", confirmed=False)
-    gateway_services.payment_method_store(customer=customer, token="6000000000000007", expires_at=date(2031, 1, 31))
+    customer = card_holder(partner=partner, external_user_id="pendingUser", confirmed=False, token="6000000000000007")
     accounts_services.rfid_token_add(customer=customer, token="pending-rfid")
 
     _rfid_refused(hop_api, "pending-rfid", sandbox, [customer])

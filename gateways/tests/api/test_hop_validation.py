@@ -8,17 +8,17 @@ import pytest
 from django.utils import timezone
 
 from accounts import services as accounts_services
-from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
 from core.models import IdempotencyRecord
 from gateways.models import CardCharge, GatewayAttempt, PaymentMethod
+from gateways.tests.factories import PaymentMethodFactory, card_holder
 from ledger.models import Transaction
+from ledger.tests.helpers import cents
 
 from .support import (
     INVALID_JSON,
     ROUTE_NOT_FOUND,
     USER_NOT_FOUND,
     authorizations,
-    cents,
     charge_url,
     charges_url,
     invalid_params,
@@ -307,13 +307,8 @@ def test_unknown_route_is_404_10001_without_a_token_too(client):
 
 
 def test_unreachable_customers_all_get_the_same_answer(hop_api, hop_customer, partner, other_customer, sandbox):
-    initial_only = CustomerFactory()
-    PartnerLinkFactory(partner=partner, customer=initial_only, external_user_id="initialUser", confirmed=False)
-    from gateways import services as gateway_services
-
-    gateway_services.payment_method_store(customer=initial_only, token="6000000000000007", expires_at=date(2031, 1, 31))
-    unlinked = CustomerFactory()
-    gateway_services.payment_method_store(customer=unlinked, token="7000000000000005", expires_at=date(2031, 1, 31))
+    initial_only = card_holder(partner=partner, external_user_id="initialUser", confirmed=False, token="6000000000000007")
+    unlinked = PaymentMethodFactory(token="7000000000000005").customer
     missing_id = max(hop_customer.pk, other_customer.pk, initial_only.pk, unlinked.pk) + 1000
     user_ids = [
         "abc",

@@ -7,9 +7,9 @@ from typing import TypeVar
 
 from django.db.models import Sum
 
-from conftest import wallet_of
 from gateways.models import CardCharge
-from ledger.models import Entry, SystemAccount, Transaction, TransactionKind, Unit
+from ledger.models import Entry, SystemAccount, Transaction, TransactionKind
+from ledger.tests.helpers import cents
 
 T = TypeVar("T")
 
@@ -44,10 +44,6 @@ def charge_in(charge_id: int, *statuses: str) -> CardCharge | None:
     """The charge once it is in one of `statuses` (and holds no work lease), else None."""
     current = charge(charge_id)
     return current if current.status in statuses and current.work_lease_until is None else None
-
-
-def cents(customer) -> int:
-    return wallet_of(customer, Unit.USD_CENTS).balance
 
 
 def ledger_transactions(customer, kind: str):
@@ -116,10 +112,6 @@ def booked(sandbox, transaction_id: str, transaction_type: str) -> list[dict]:
     return [
         op for op in sandbox.control.transactions(transaction_id=transaction_id) if op["transaction_type"] == transaction_type
     ]
-
-
-def requests_of(sandbox, request_type: str, transaction_id: str | None = None) -> list[dict]:
-    return sandbox.control.requests(request_type=request_type, transaction_id=transaction_id)
 
 
 def processed_replayed(requests: list[dict]) -> list[tuple[bool, bool]]:

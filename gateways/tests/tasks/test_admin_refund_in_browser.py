@@ -5,15 +5,25 @@ Voided. Screenshots of the key pages are saved under test-artifacts/screenshots/
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import AuditAction, AuditLog
-from conftest import admin_login, screenshot, staff_user
+from accounts.models import AuditAction
+from accounts.tests.helpers import assert_audited
+from backoffice.tests.browser import STAFF_PASSWORD, admin_login, screenshot
+from backoffice.tests.helpers import staff_member
 from gateways.models import ChargeStatus
+from gateways.tests.factories import SEED_TOKEN
+from gateways.tests.helpers import requests_of
+from ledger.tests.helpers import cents
 
-from .support import REFUND_TASK, cents, charge_in, charge_through_api, logs, requests_of, task_results, wait_for
+from .support import (
+    REFUND_TASK,
+    charge_in,
+    charge_through_api,
+    logs,
+    task_results,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("gateway_settings")]
-
-CARD_TOKEN = "1000000074340019"  # hop_customer's card: the page may show its last 4 digits only
 
 
 def test_support_voids_a_card_charge_and_the_worker_tells_the_gateway(
@@ -24,7 +34,7 @@ def test_support_voids_a_card_charge_and_the_worker_tells_the_gateway(
     charge_id = charge_through_api(hop_api, hop_customer, 1500)
     wait_for(lambda: charge_in(charge_id, ChargeStatus.CAPTURED), 15, what="capture", details=lambda: logs(worker))
     assert cents(hop_customer) == 1500
-    staff_user("sue.support", "support")
+    staff_member("sue.support", "support", password=STAFF_PASSWORD)
 
     # When: a support agent lists captured charges and opens this one.
     admin_login(page, http_server, "sue.support")
@@ -36,7 +46,7 @@ def test_support_voids_a_card_charge_and_the_worker_tells_the_gateway(
     # Then: the charge shows its gateway attempts with their raw metadata, the card masked.
     expect(page.locator(".field-status")).to_contain_text("Captured")
     expect(page.locator(".gateway-metadata").first).to_contain_text("****0019")
-    assert CARD_TOKEN not in page.content()
+    assert SEED_TOKEN not in page.content()  # hop_customer's card: the page may show its last 4 digits only
     screenshot(page, "07-card-charge-captured")
 
     # When: the agent voids it, with a reason, on the confirmation page.
@@ -57,11 +67,13 @@ def test_support_voids_a_card_charge_and_the_worker_tells_the_gateway(
     [void_request] = requests_of(sandbox, "012")
     assert (void_request["transaction_id"], void_request["amount"]) == (voided.refund_transaction_id, 1500)
     assert task_results(worker.log(), REFUND_TASK) == ["'voided'"]
-    [record] = AuditLog.objects.filter(action=AuditAction.CARD_CHARGE_REFUND)
-    assert (record.actor.username, record.reason, record.balances_before, record.balances_after) == (
-        "sue.support",
-        "Customer topped up twice by mistake (ticket 5120)",
-        {"KM": 0, "USD": 1500},
-        {"KM": 0, "USD": 0},
+    assert_audited(
+        among_others=True,
+        action=AuditAction.CARD_CHARGE_REFUND,
+        actor__username="sue.support",
+        reason="Customer topped up twice by mistake (ticket 5120)",
+        balances_before={"KM": 0, "USD": 1500},
+        balances_after={"KM": 0, "USD": 0},
+        object_type="gateways.cardcharge",
+        object_id=str(charge_id),
     )
-    assert (record.object_type, record.object_id) == ("gateways.cardcharge", str(charge_id))

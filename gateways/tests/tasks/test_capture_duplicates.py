@@ -10,7 +10,9 @@ import pytest
 
 from chargepay.celery import app
 from gateways.models import ChargeStatus
+from gateways.tests.helpers import requests_of
 from ledger.models import TransactionKind
+from ledger.tests.helpers import cents
 
 from .support import (
     AUTHORIZED,
@@ -18,14 +20,12 @@ from .support import (
     RECEIVABLE,
     assert_captured_once,
     booked,
-    cents,
     charge,
     charge_in,
     charge_through_api,
     entries_by_code,
     ledger_transactions,
     logs,
-    requests_of,
     task_results,
     wait_for,
 )

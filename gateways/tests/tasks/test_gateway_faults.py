@@ -5,14 +5,15 @@ import uuid
 
 import pytest
 
-from conftest import wallet_of
 from gateways import services
 from gateways.bridgecomm import client as bridgecomm
 from gateways.bridgecomm import codes
 from gateways.bridgecomm.types import Outcome
 from gateways.models import ChargeStatus, GatewayAttempt
+from gateways.tests.helpers import requests_of
 from ledger import services as ledger_services
 from ledger.models import Account, AccountKind, Transaction, TransactionKind, TransactionStatus, Unit
+from ledger.tests.helpers import cents, wallet_of
 
 from .support import (
     AUTHORIZED,
@@ -22,7 +23,6 @@ from .support import (
     assert_captured_once,
     booked,
     card_kinds,
-    cents,
     charge,
     charge_in,
     charge_through_api,
@@ -30,7 +30,6 @@ from .support import (
     ledger_transactions,
     logs,
     processed_replayed,
-    requests_of,
     task_results,
     wait_for,
 )

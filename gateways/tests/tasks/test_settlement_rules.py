@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from gateways import services
 from gateways.models import BatchStatus, CardCharge, ChargeStatus, SettlementBatch
+from gateways.tests.helpers import requests_of
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
@@ -28,7 +29,6 @@ from .support import (
     charge,
     charge_through_api,
     processed_replayed,
-    requests_of,
 )
 
 LEASE = timedelta(seconds=3)  # conftest: CHARGE_WORK_LEASE_SECONDS

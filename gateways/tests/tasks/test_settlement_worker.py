@@ -15,7 +15,9 @@ from django.utils import timezone
 from chargepay.celery import app
 from gateways import services
 from gateways.models import BatchStatus, ChargeStatus, GatewayAttempt, SettlementBatch
+from gateways.tests.helpers import requests_of
 from ledger.models import TransactionKind
+from ledger.tests.helpers import cents
 
 from .support import (
     AUTHORIZED,
@@ -26,7 +28,6 @@ from .support import (
     SETTLED,
     assert_captured_once,
     card_kinds,
-    cents,
     charge,
     charge_in,
     charge_through_api,
@@ -35,7 +36,6 @@ from .support import (
     logs,
     post_charge,
     processed_replayed,
-    requests_of,
     system_balances,
     task_results,
     wait_for,

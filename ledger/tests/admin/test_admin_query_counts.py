@@ -9,11 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts import services as accounts_services
-from accounts.tests.backoffice import staff_member
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import SEED_REQUEST
-from gateways import services as gateway_services
+from backoffice.tests.helpers import staff_member
+from gateways.tests.factories import CardChargeFactory
 from ledger import services as ledger_services
+from ledger.tests.factories import SessionPaymentFactory
 
 _numbers = itertools.count(1)
 
@@ -44,18 +44,13 @@ class Rows:
             ledger_services.kilometers_change_by_staff(
                 customer=customer, kilometer=10, goodwill=True, reason="volume test", staff=self.staff
             )
-            ledger_services.charging_session_pay(
-                partner_code=self.partner.code,
-                access_key_id=None,
-                external_user_id=f"rowUser{number}",
-                external_id=f"ROW-{number}",
-                kilometer=1,
-                service_data=SEED_REQUEST["serviceSpecificData"],
+            SessionPaymentFactory(
+                partner=self.partner, external_user_id=f"rowUser{number}", external_id=f"ROW-{number}", kilometer=1
             )
 
     def charges(self, n: int) -> None:
         for _ in range(n):
-            gateway_services.card_charge_create(requested_by=self.service_account, customer=self.hop_customer, amount_cents=500)
+            CardChargeFactory(requested_by=self.service_account, customer=self.hop_customer, amount_cents=500)
 
     def staff_users(self, n: int) -> None:
         for _ in range(n):
@@ -128,15 +123,8 @@ def test_a_customers_page_makes_as_many_queries_with_a_long_history_as_with_a_sh
             ledger_services.kilometers_change_by_staff(
                 customer=customer, kilometer=10, goodwill=True, reason="volume test", staff=finance_user
             )
-            ledger_services.charging_session_pay(
-                partner_code=partner.code,
-                access_key_id=None,
-                external_user_id="hopUser001",
-                external_id=f"HIST-{number}",
-                kilometer=1,
-                service_data=SEED_REQUEST["serviceSpecificData"],
-            )
-            gateway_services.card_charge_create(requested_by=service_account, customer=customer, amount_cents=500)
+            SessionPaymentFactory(partner=partner, external_user_id="hopUser001", external_id=f"HIST-{number}", kilometer=1)
+            CardChargeFactory(requested_by=service_account, customer=customer, amount_cents=500)
 
     history(5)
     queries_of(superuser_client, url)

@@ -10,20 +10,21 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AuditAction, AuditLog
-from accounts.tests.backoffice import money_state, shown_ids, shown_messages, staff_member, text
+from accounts.models import AuditAction
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import SEED_REQUEST, grant, pay_url, wallet_of
+from accounts.tests.helpers import assert_audited
+from backoffice.tests.helpers import money_state, shown_ids, shown_messages, staff_member, text
 from ledger import services
 from ledger.models import Account, Entry, Transaction, TransactionKind, TransactionStatus, Unit
+from ledger.tests.factories import SessionPaymentFactory
+from ledger.tests.helpers import SEED_REQUEST, grant, pay_url, wallet_of
 
 CHANGELIST = "admin:ledger_transaction_changelist"
 
 
 def pay(partner, external_id: str, km: int, *, user_id="pcsUserId001", reference="", evse="DE*911E12345") -> Transaction:
-    return services.charging_session_pay(
-        partner_code=partner.code,
-        access_key_id=None,
+    return SessionPaymentFactory(
+        partner=partner,
         external_user_id=user_id,
         external_id=external_id,
         kilometer=km,
@@ -280,29 +281,17 @@ def test_support_reverses_a_small_payment(support_client, support_user, payment,
     assert partner_view.status_code == 200
     assert partner_view.json()["status"] == "CANCELLED"
     # And the audit log says who, what, why and the balances before and after.
-    record = AuditLog.objects.get()
-    assert (
-        record.actor,
-        record.action,
-        record.reason,
-        record.object_type,
-        record.object_id,
-        record.customer_id,
-        record.partner_id,
-        record.balances_before,
-        record.balances_after,
-        record.detail,
-    ) == (
-        support_user,
-        AuditAction.TRANSACTION_REVERSE,
-        "charger fault, session never started",
-        "ledger.transaction",
-        str(payment.pk),
-        customer.pk,
-        payment.partner_id,
-        {"KM": 62, "USD": 0},
-        {"KM": 100, "USD": 0},
-        {"reversal": reversal.pk, "kind": "PAY_FOR_CHARGING_SESSION", "transactionId": "T-1001"},
+    assert_audited(
+        actor=support_user,
+        action=AuditAction.TRANSACTION_REVERSE,
+        reason="charger fault, session never started",
+        object_type="ledger.transaction",
+        object_id=str(payment.pk),
+        customer_id=customer.pk,
+        partner_id=payment.partner_id,
+        balances_before={"KM": 62, "USD": 0},
+        balances_after={"KM": 100, "USD": 0},
+        detail={"reversal": reversal.pk, "kind": "PAY_FOR_CHARGING_SESSION", "transactionId": "T-1001"},
     )
 
 

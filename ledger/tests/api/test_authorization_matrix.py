@@ -22,10 +22,11 @@ from rest_framework_simplejwt.utils import aware_utcnow
 from accounts import services as accounts_services
 from accounts.api.andcharge import PartnerRateThrottle
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import grant, login, pay_url
+from accounts.tests.helpers import bearer, login
 from core.logging import JsonFormatter, RequestIdFilter
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, AccountKind, Entry, Transaction
+from ledger.tests.helpers import grant, pay_url
 
 AUTHORIZATION_INVALID = {"error": "AUTHORIZATION_INVALID", "args": []}
 ACCESS_DENIED = {"error": "ACCESS_DENIED", "args": []}
@@ -89,12 +90,6 @@ def world(partner, other_partner, api_key, tokens, funded_link, seed_request):
         pending_link=pending_link,
         body=dict(seed_request, transactionId=NEW_TXN),
     )
-
-
-def bearer(raw: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 def call(method: str, path: str, authorization: str | None, body: dict, **extra):

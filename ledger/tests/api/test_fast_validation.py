@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import SEED_REQUEST
 from ledger.api.serializers import TransactionRequestSerializer, transaction_request_fast
+from ledger.tests.helpers import SEED_REQUEST
 
 SSD = "serviceSpecificData"
 

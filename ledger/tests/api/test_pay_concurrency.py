@@ -8,8 +8,8 @@ import pytest
 import requests
 from django.db.models import Sum
 
-from conftest import grant, pay_url, wallet_of
 from ledger.models import Entry, Transaction, TransactionKind
+from ledger.tests.helpers import grant, pay_url, wallet_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,9 +10,9 @@ import pytest
 
 from accounts.models import User
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import grant, pay_url, wallet_of
 from ledger import services
 from ledger.models import Transaction
+from ledger.tests.helpers import grant, pay_url, wallet_of
 
 PAY = "PAY_FOR_CHARGING_SESSION"
 SSD = "serviceSpecificData"

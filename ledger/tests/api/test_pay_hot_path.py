@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import services as accounts_services
 from accounts.api.andcharge import PartnerRateThrottle
-from conftest import pay_url, wallet_of
 from ledger.models import Transaction
+from ledger.tests.helpers import pay_url, wallet_of
 
 AUTHORIZATION_INVALID = {"error": "AUTHORIZATION_INVALID", "args": []}
 

@@ -8,8 +8,8 @@ from django.db.models import Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SEED_REQUEST, grant, wallet_of
 from ledger.models import Entry, Transaction
+from ledger.tests.helpers import SEED_REQUEST, grant, wallet_of
 
 ERROR_CODES = {
     "INVALID_FORMAT",

@@ -3,8 +3,8 @@
 import re
 from datetime import UTC, datetime, timedelta
 
-from conftest import grant, pay_url, wallet_of
 from ledger.models import Entry, Transaction
+from ledger.tests.helpers import grant, pay_url, wallet_of
 
 CREATED_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 

@@ -9,10 +9,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import AuditAction, AuditLog
-from conftest import SEED_REQUEST, admin_login, grant, screenshot, staff_user, wallet_of
-from ledger import services
+from accounts.models import AuditAction
+from accounts.tests.helpers import assert_audited
+from backoffice.tests.browser import STAFF_PASSWORD, admin_login, screenshot
+from backoffice.tests.helpers import staff_member
 from ledger.models import Transaction, TransactionKind, TransactionStatus
+from ledger.tests.factories import SessionPaymentFactory
+from ledger.tests.helpers import SEED_REQUEST, grant, wallet_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,16 +24,14 @@ def test_support_reverses_a_payment_end_to_end(http_server, page, partner, link,
     # Given: a customer linked as pcsUserId001 who paid 38 km of 100, and a support agent.
     customer = link.customer
     grant(customer, 100)
-    payment = services.charging_session_pay(
-        partner_code=partner.code,
-        access_key_id=None,
+    payment = SessionPaymentFactory(
+        partner=partner,
         external_user_id="pcsUserId001",
         external_id=SEED_REQUEST["transactionId"],
         kilometer=38,
         reference=SEED_REQUEST["transactionReference"],
-        service_data=SEED_REQUEST["serviceSpecificData"],
     )
-    staff_user("sam.support", "support")
+    staff_member("sam.support", "support", password=STAFF_PASSWORD)
 
     # When: the agent logs in and searches customers by the partner's userId.
     admin_login(page, http_server, "sam.support")
@@ -98,12 +99,11 @@ def test_support_reverses_a_payment_end_to_end(http_server, page, partner, link,
     screenshot(page, "06-audit-log")
 
     # The database agrees, and so does the partner API.
-    [record] = AuditLog.objects.all()
-    assert (record.action, record.actor.username, record.balances_before, record.balances_after) == (
-        AuditAction.TRANSACTION_REVERSE,
-        "sam.support",
-        {"KM": 62, "USD": 0},
-        {"KM": 100, "USD": 0},
+    assert_audited(
+        action=AuditAction.TRANSACTION_REVERSE,
+        actor__username="sam.support",
+        balances_before={"KM": 62, "USD": 0},
+        balances_after={"KM": 100, "USD": 0},
     )
     [reversal] = Transaction.objects.filter(kind=TransactionKind.REVERSAL)
     assert reversal.reverses_id == payment.pk

@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
-from conftest import grant, wallet_of
 from core.errors import AuthorizationInvalid, InsufficientBalance, ObjectNotFound, TransactionAlreadyProcessed
 from ledger import services
 from ledger.models import Account, AccountKind, Entry, Transaction, TransactionKind, TransactionStatus
+from ledger.tests.helpers import grant, wallet_of
 
 
 @pytest.fixture

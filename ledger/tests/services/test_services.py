@@ -2,10 +2,10 @@ import pytest
 from django.db import connection
 
 from accounts.tests.factories import CustomerFactory
-from conftest import grant, wallet_of
 from core.errors import InvalidParameter, ObjectNotFound
 from ledger import services
 from ledger.models import Transaction, TransactionKind
+from ledger.tests.helpers import grant, wallet_of
 
 
 @pytest.mark.parametrize("km", [0, -1, True, 1.5, "10"])

@@ -6,10 +6,10 @@ sees, are checked after each step.
 
 import pytest
 
-from conftest import pay_url, wallet_of
 from core.errors import InsufficientBalance, TransactionAlreadyReversed, TransactionNotReversible
 from ledger import selectors, services
 from ledger.models import Account, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+from ledger.tests.helpers import pay_url, wallet_of
 
 
 def _balances(customer, partner):

@@ -1,9 +1,7 @@
 """Helpers of the back-office (admin) tests.
 
-People: a superuser, a `support` and a `finance` member (the groups that
-accounts.roles syncs after migrate) and a staff user in no group, each with a logged-in Django test client.
-
-Clients log in with `force_login`: django-axes sits on the authentication backends and needs a request, which
+People: `staff_member()` makes a staff user in role groups; `logged_in()` gives a Django test client logged in
+as them, with `force_login`: django-axes sits on the authentication backends and needs a request, which
 `client.login()` does not give (the axes test posts to /admin/login/ instead). Users get no usable password
 unless asked (password hashing is slow and tested elsewhere).
 
@@ -13,12 +11,10 @@ State: `money_state()`, everything a refused staff action must leave as it was.
 
 import html
 
-import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.models import AuditLog, PartnerApiKey, User
-from backoffice.roles import FINANCE, SUPPORT
 from gateways.models import CardCharge
 from ledger.models import Account, AccountKind, Entry, Transaction
 
@@ -70,44 +66,3 @@ def logged_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def superuser(db) -> User:
-    return staff_member("root.admin", superuser=True)
-
-
-@pytest.fixture
-def support_user(db) -> User:
-    return staff_member("sam.support", SUPPORT)
-
-
-@pytest.fixture
-def finance_user(db) -> User:
-    return staff_member("fay.finance", FINANCE)
-
-
-@pytest.fixture
-def nogroup_user(db) -> User:
-    """Staff, so the admin lets them in, but in neither role."""
-    return staff_member("nora.nogroup")
-
-
-@pytest.fixture
-def superuser_client(superuser) -> Client:
-    return logged_in(superuser)
-
-
-@pytest.fixture
-def support_client(support_user) -> Client:
-    return logged_in(support_user)
-
-
-@pytest.fixture
-def finance_client(finance_user) -> Client:
-    return logged_in(finance_user)
-
-
-@pytest.fixture
-def nogroup_client(nogroup_user) -> Client:
-    return logged_in(nogroup_user)

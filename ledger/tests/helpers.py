@@ -1,0 +1,42 @@
+"""Helpers of the ledger tests that other apps' tests use too: the seed's payment request, wallets, grants, the
+&Charge payment URL."""
+
+from ledger import services as ledger_services
+from ledger.models import Account, AccountKind, Unit
+
+# The seed's sample request (seeds/000_77ee0850096d7345.txt), verbatim.
+SEED_REQUEST = {
+    "transactionId": "348328463873",
+    "transactionReference": "partner-20190423-0011",
+    "service": "PAY_FOR_CHARGING_SESSION",
+    "kilometer": 38,
+    "serviceSpecificData": {
+        "EVSE_ID": "DE*911E12345",
+        "CONSUMED_ENERGY_KWH": "12.234",
+        "SESSION_START": "2019-02-28T12:12:12.123Z",
+        "SESSION_END": "2019-02-28T15:48:12.888Z",
+        "GEO_POSITION_USER": "20.12366,21.23425",
+        "GEO_POSITION_CHARGEPOINT": "20.12345,21.23445",
+        "COUNTRY": "DE",
+        "CITY": "Eschborn",
+        "STREET": "Kölner Straße",
+        "HOUSE_NUMBER": "",
+    },
+}
+
+
+def wallet_of(customer, unit=Unit.KM) -> Account:
+    return Account.objects.get(kind=AccountKind.WALLET, customer=customer, unit=unit)
+
+
+def cents(customer) -> int:
+    """The balance of the customer's cents wallet."""
+    return wallet_of(customer, Unit.USD_CENTS).balance
+
+
+def grant(customer, km: int) -> None:
+    ledger_services.kilometers_grant(customer=customer, kilometer=km, reason="test grant")
+
+
+def pay_url(partner_code="PCS-001", user_id="pcsUserId001") -> str:
+    return f"/v1/partners/{partner_code}/accounts/{user_id}/transactions"
