@@ -47,10 +47,12 @@ class PartnerPrincipal:
             raise errors.AuthorizationInvalid()
         self._partner = key.partner
 
-    def key_found_active(self, *, partner: Partner) -> None:
-        """A service found the key active inside its own database round trip (the payment)."""
+    def key_found_active(self, *, partner: Partner | None = None) -> None:
+        """A service found the key active inside its own database round trip (the payment), and decided there:
+        accepted (`partner` loaded) or refused after the key check (no partner needed to answer the refusal)."""
         self.key_checked = True
-        self._partner = partner
+        if partner is not None:
+            self._partner = partner
 
     @property
     def partner(self) -> Partner:
@@ -189,8 +191,10 @@ class AndChargeView(AndChargeAPIView):
     - by default, right after authentication: one indexed query (PartnerPrincipal.check_key), which also loads
       `self.partner`;
     - for the methods in `key_checked_by_service` (the payment's POST), by the service inside its own database
-      round trip (the view then calls `key_found_active`); a request refused before it reaches the service
-      (bad body, another partner's path, rate limit) is checked in handle_exception, so 401 still comes first;
+      round trip (the view then calls `key_found_active`, for a payment and for a refusal the service decided
+      after the key check alike, so a definite 409/404/422 never waits on a second query); a request refused
+      before it reaches the service (bad body, another partner's path, rate limit) is checked in
+      handle_exception, so 401 still comes first;
     - never when `checks_key` is False (the ping answers from the token alone).
     """
 
