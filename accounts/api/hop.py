@@ -1,20 +1,23 @@
 """Authentication of the HOP API: a service account's JWT (from `POST /api/v1/auth/token`) and its right to charge."""
 
+from django.utils.crypto import constant_time_compare
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts import selectors
 from accounts.models import User
-from accounts.tokens import HOP_API
+from accounts.tokens import CREDENTIALS_CLAIM, HOP_API, credentials_stamp
 from core import errors
 from core.api.hop import HopAPIView
 
-CHARGE_PERMISSION = "gateways.charge_card"
-
 
 class ServiceAccountJWTAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <jwt>` from `POST /api/v1/auth/token`: a HOP token of an active service account."""
+    """`Authorization: Bearer <jwt>` from `POST /api/v1/auth/token`: a HOP token of an active service account of
+    an active partner, issued with the account's current password. One indexed query per request, never cached,
+    so a password change, a deactivation (of the account or its partner) or a withdrawn permission stops the
+    account's tokens at once, as a revoked &Charge key stops its own."""
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -29,8 +32,8 @@ class ServiceAccountJWTAuthentication(BaseAuthentication):
             raise errors.AuthorizationInvalid() from None
         if token.get("api") != HOP_API:
             raise errors.AuthorizationInvalid()
-        user = User.objects.select_related("partner").filter(pk=token.get("sub"), is_active=True, partner__isnull=False).first()
-        if user is None or not user.partner.is_active:
+        user = selectors.service_account_get_active(user_id=token.get("sub"))
+        if user is None or not constant_time_compare(str(token.get(CREDENTIALS_CLAIM, "")), credentials_stamp(user)):
             raise errors.AuthorizationInvalid()
         return user, token
 
@@ -39,9 +42,11 @@ class ServiceAccountJWTAuthentication(BaseAuthentication):
 
 
 class CanChargeCards(BasePermission):
+    """The service account holds `gateways.charge_card`, as read with it by the authentication's one query."""
+
     def has_permission(self, request, view):
         user = request.user
-        if not isinstance(user, User) or not user.has_perm(CHARGE_PERMISSION):
+        if not isinstance(user, User) or not getattr(user, "can_charge_cards", False):
             raise errors.AuthorizationInvalid()
         return True
 
