@@ -96,7 +96,14 @@ class HopTokenView(HopPublicView):
             "HopAuthRequest",
             {"auth": inline_serializer("HopAuth", {"email": serializers.EmailField(), "password": serializers.CharField()})},
         ),
-        responses={201: dict, 401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized")},
+        responses={
+            201: dict,
+            401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized"),
+            429: OpenApiResponse(
+                HopErrorSerializer,
+                description="10018 Too many failed log-ins: this account from this address is locked out (Retry-After)",
+            ),
+        },
     )
     def post(self, request):
         auth = request.data.get("auth") if isinstance(request.data, dict) else None

@@ -16,6 +16,7 @@ ERRORS = {
     401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized"),
     406: OpenApiResponse(HopErrorSerializer, description="10004 Record not found; 10006 Charge transaction failure"),
     409: OpenApiResponse(HopErrorSerializer, description="10015 Idempotency key in use"),
+    429: OpenApiResponse(HopErrorSerializer, description="10017 Too many requests (per service account; Retry-After)"),
     422: OpenApiResponse(
         HopErrorSerializer, description="10012 Invalid Format; 10013 Param is missing or empty; 10016 key reused"
     ),
