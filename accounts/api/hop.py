@@ -96,6 +96,8 @@ def service_account_log_in(request, *, email: str, password: str) -> tuple[User,
     pair = f"hop-login:{credentials[settings.AXES_USERNAME_FORM_FIELD]}:{http_request.axes_ip_address}"
     with advisory_lock(pair):
         if not AxesProxyHandler.is_allowed(http_request, credentials):
+            # As axes' backend does for the admin: the attempt restarts the cool-off only when so configured.
+            http_request.axes_locked_out = not settings.AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT
             _login_failed(http_request, credentials)
             raise errors.LoginLockedOut(_cool_off_seconds(http_request))
         try:
