@@ -21,7 +21,7 @@ from core.errors import ApiKeyAlreadyRevoked, AuthorizationInvalid, InvalidParam
 from . import selectors
 from .audit import audit_record
 from .models import AuditAction, Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink, RfidToken, User
-from .tokens import ANDCHARGE_API, HOP_API, PartnerIdToken
+from .tokens import ANDCHARGE_API, CREDENTIALS_CLAIM, HOP_API, PartnerIdToken, credentials_stamp
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -172,7 +172,8 @@ def service_account_create(*, partner: Partner, email: str, password: str) -> Us
 
 
 def service_account_token(*, email: str, password: str) -> tuple[User, str]:
-    """HOP login: an active service account's credentials → a HOP JWT. Raises AuthorizationInvalid."""
+    """HOP login: an active service account's credentials → a HOP JWT, stamped with the account's current
+    credentials (accounts.tokens.credentials_stamp). Raises AuthorizationInvalid."""
     user = User.objects.filter(email__iexact=email.strip(), partner__isnull=False).first() if email else None
     if user is None:
         User().set_password(password)  # as long as a real check, so timing does not tell which emails exist
@@ -184,6 +185,7 @@ def service_account_token(*, email: str, password: str) -> tuple[User, str]:
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=timedelta(minutes=settings.HOP_JWT_MINUTES))
     token["api"] = HOP_API
+    token[CREDENTIALS_CLAIM] = credentials_stamp(user)
     return user, str(token)
 
 

@@ -74,7 +74,7 @@ class CustomerAdmin(ReadOnlyModelAdmin):
             extra_context = {
                 **(extra_context or {}),
                 "balances": ledger_selectors.customer_balances(customer_id=customer.pk),
-                "cards": PaymentMethod.objects.filter(customer=customer).order_by("-last_used_at"),
+                "cards": PaymentMethod.objects.filter(customer=customer).select_related("partner").order_by("-last_used_at"),
                 "rfid_tokens": RfidToken.objects.filter(customer=customer).order_by("-created_at"),
                 "timeline": timeline,
                 "may_adjust": request.user.has_perm("ledger.adjust_kilometers"),

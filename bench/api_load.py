@@ -13,7 +13,8 @@
    transaction balances, and the payments recorded equal the 201s wrk saw.
 5. Prints one table with each row's ratio to the ping at the same concurrency; `--results` writes it to a file.
 
-The per-partner rate limit stays on (PARTNER_RATE_LIMIT is set above what the run can reach); any 429 is an error.
+The rate limits stay on (PARTNER_RATE_LIMIT and SERVICE_ACCOUNT_RATE_LIMIT are set above what the run can reach);
+any 429 is an error.
 """
 
 import argparse
@@ -100,6 +101,7 @@ def server_env(args, gateway_port: int) -> dict[str, str]:
         REDIS_URL=args.redis_url,
         CELERY_TASK_ALWAYS_EAGER="false",
         PARTNER_RATE_LIMIT="100000000/min",
+        SERVICE_ACCOUNT_RATE_LIMIT="100000000/min",
         GATEWAY_URL=f"http://127.0.0.1:{gateway_port}/PaymentService/RequestHandler.svc",
         WEB_CONCURRENCY=str(args.workers),
         GUNICORN_THREADS=str(args.threads),
@@ -182,12 +184,12 @@ with transaction.atomic(), connection.cursor() as cursor:
         "UPDATE ledger_account a SET balance = s.total FROM (SELECT account_id, SUM(amount) AS total FROM ledger_entry"
         " GROUP BY account_id) s WHERE s.account_id = a.id AND a.kind = 'WALLET'"
     )
-    # Cards on record for the first customers (HOP charges).
+    # Cards on record for the first customers (HOP charges), stored by the partner, so its account may charge them.
     cursor.execute(
-        "INSERT INTO gateways_paymentmethod (customer_id, token, expires_at, created_at, last_used_at)"
-        " SELECT c.id, '1000000074340019', %s, now(), now() FROM accounts_customer c"
+        "INSERT INTO gateways_paymentmethod (customer_id, partner_id, token, expires_at, created_at, last_used_at)"
+        " SELECT c.id, %s, '1000000074340019', %s, now(), now() FROM accounts_customer c"
         " WHERE c.name <> 'hot' AND substr(c.name, 2)::int < %s",
-        [date(2030, 12, 31), cards],
+        [partner.pk, date(2030, 12, 31), cards],
     )
     cursor.execute("SELECT min(customer_id), max(customer_id) FROM gateways_paymentmethod")
     first_card, last_card = cursor.fetchone()

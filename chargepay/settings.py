@@ -62,6 +62,7 @@ MIDDLEWARE = [
 
 # The admin's login goes through django-axes first: after AXES_FAILURE_LIMIT failed attempts for a username
 # from one IP address, that pair is locked out for AXES_COOLOFF_HOURS (attempts are kept in the database).
+# The HOP log-in (accounts.api.hop.service_account_log_in) is guarded by the same settings, per e-mail and address.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
@@ -133,7 +134,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_RATES": {"partner": env("PARTNER_RATE_LIMIT", default="6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "partner": env("PARTNER_RATE_LIMIT", default="6000/min"),
+        "service_account": env("SERVICE_ACCOUNT_RATE_LIMIT", default="6000/min"),
+    },
 }
 
 _DEV_JWT_SIGNING_KEY = "dev-only-jwt-signing-key-change-me-0123456789abcdef"

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     TRANSACTION_NOT_REVERSIBLE = "TRANSACTION_NOT_REVERSIBLE"
     ACCOUNT_BALANCE_NOT_SUFFICIENT = "ACCOUNT_BALANCE_NOT_SUFFICIENT"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    LOGIN_LOCKED_OUT = "LOGIN_LOCKED_OUT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     PAYMENT_DETAILS_MISSING = "PAYMENT_DETAILS_MISSING"
     CHARGE_FAILED = "CHARGE_FAILED"
@@ -113,6 +114,14 @@ class MethodNotAllowed(ChargepayError):
 class TooManyRequests(ChargepayError):
     fields = ("retry_after_seconds",)
     code, status = ErrorCode.TOO_MANY_REQUESTS, 429
+
+
+class LoginLockedOut(ChargepayError):
+    """Too many failed log-ins for this account from this address: refused for a while, even with the right
+    password; `retry_after_seconds` is how long the lockout still runs."""
+
+    fields = ("retry_after_seconds",)
+    code, status = ErrorCode.LOGIN_LOCKED_OUT, 429
 
 
 class InternalError(ChargepayError):

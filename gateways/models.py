@@ -8,9 +8,22 @@ from core.masking import last_four
 
 
 class PaymentMethod(models.Model):
-    """A card on record: only the gateway's token (numeric, ≤ 22 digits) and its expiry, never a card number."""
+    """A card on record: only the gateway's token (numeric, ≤ 22 digits) and its expiry, never a card number.
+
+    A card belongs to the partner that stored it: only that partner's service accounts see its token or charge
+    it (DESIGN §4.1). No partner: stored before cards were scoped, by no partner anyone could tell; no partner
+    uses it, staff still see it.
+    """
 
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="payment_methods")
+    partner = models.ForeignKey(
+        "accounts.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_methods",
+        help_text="The partner that stored the card, the only one that may see its token or charge it.",
+    )
     token = models.CharField(max_length=22)
     expires_at = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -18,7 +31,12 @@ class PaymentMethod(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["customer", "token", "expires_at"], name="payment_method_unique_per_customer"),
+            # Two partners that store the same card for a customer each have their own record.
+            models.UniqueConstraint(
+                fields=["customer", "partner", "token", "expires_at"],
+                name="payment_method_unique_per_customer_partner",
+                nulls_distinct=False,
+            ),
             models.CheckConstraint(condition=Q(token__regex=r"^[0-9]{1,22}$"), name="payment_method_token_numeric"),
         ]
 

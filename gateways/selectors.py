@@ -1,5 +1,7 @@
 """Reads of cards and charges."""
 
+from django.db.models import Q
+
 from accounts.models import Customer, LinkStatus, Partner, RfidToken
 from ledger import selectors as ledger_selectors
 from ledger.models import AccountKind, Entry, Unit
@@ -7,9 +9,10 @@ from ledger.models import AccountKind, Entry, Unit
 from .models import CardCharge, PaymentMethod
 
 
-def payment_method_on_record(*, customer: Customer) -> PaymentMethod | None:
-    """The customer's card on record: the one most recently stored or used."""
-    return customer.payment_methods.order_by("-last_used_at", "-pk").first()
+def payment_method_on_record(*, customer: Customer, partner: Partner) -> PaymentMethod | None:
+    """The customer's card on record for `partner`: the one it most recently stored or used. Cards other partners
+    stored are not there for it (DESIGN §4.1)."""
+    return customer.payment_methods.filter(partner=partner).order_by("-last_used_at", "-pk").first()
 
 
 def customer_for_partner(*, partner: Partner, customer_id: str) -> Customer | None:
@@ -27,20 +30,31 @@ def customer_for_rfid(*, partner: Partner, session_token: str) -> Customer | Non
     return Customer.objects.filter(pk=rfid.customer_id, links__partner=partner, links__status=LinkStatus.LINKED).first()
 
 
-def charge_for_customer(*, customer: Customer, charge_id: str) -> CardCharge | None:
+def charge_for_customer(*, customer: Customer, partner: Partner, charge_id: str) -> CardCharge | None:
+    """The customer's charge with this id if `partner`'s service accounts made it; None otherwise (unknown and
+    another partner's alike). Its card is loaded, to tell whose token its metadata shows."""
     if not charge_id.isascii() or not charge_id.isdigit() or len(charge_id) > 18:
         return None
-    return CardCharge.objects.filter(pk=int(charge_id), customer=customer).first()
+    return (
+        CardCharge.objects.select_related("payment_method").filter(pk=int(charge_id), customer=customer, partner=partner).first()
+    )
 
 
 def cents_balance(*, customer_id: int) -> int:
     return ledger_selectors.wallet_get(customer_id=customer_id, unit=Unit.USD_CENTS).balance
 
 
-def cents_history(*, customer: Customer):
-    """The customer's cents wallet entries with their transactions, newest first."""
+def cents_history(*, customer: Customer, partner: Partner):
+    """The customer's cents wallet entries that `partner`'s charges made (the top-up, a staff refund of it, the
+    reversal of its credit), with their transactions, newest first. Another partner's rows are not there for it."""
+    made_by_partner = (
+        Q(transaction__card_charge__partner=partner)
+        | Q(transaction__card_refund__partner=partner)
+        | Q(transaction__reverses__card_charge__partner=partner)
+    )
     return (
         Entry.objects.filter(account__customer=customer, account__kind=AccountKind.WALLET, account__unit=Unit.USD_CENTS)
+        .filter(made_by_partner)
         .select_related("transaction", "transaction__card_charge")
         .order_by("-transaction__created_at", "-pk")
     )

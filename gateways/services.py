@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Customer, User
+from accounts.models import AuditAction, Customer, Partner, User
 from core.errors import (
     ChargeFailed,
     ChargeStateConflict,
@@ -47,17 +47,18 @@ logger = logging.getLogger("chargepay.gateways")
 TOKEN_RE = re.compile(r"[0-9]{1,22}")
 
 
-def payment_method_store(*, customer: Customer, token: str, expires_at: date) -> PaymentMethod:
-    """Store (or touch) a card on record: a numeric gateway token of at most 22 digits and an unexpired date.
+def payment_method_store(*, customer: Customer, partner: Partner, token: str, expires_at: date) -> PaymentMethod:
+    """Store (or touch) a card on record for `partner`, the partner storing it: a numeric gateway token of at most
+    22 digits and an unexpired date. Only that partner sees the token and charges the card.
 
-    Raises InvalidParameter("payment_method.token"/"payment_method.expires_at"). The most recently stored or
-    used card is the one on record.
+    Raises InvalidParameter("payment_method.token"/"payment_method.expires_at"). The card the partner most
+    recently stored or used is its card on record.
     """
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         raise InvalidParameter("", "payment_method.token")
     if expires_at < timezone.localdate().replace(day=1):
         raise InvalidParameter(expires_at.isoformat(), "payment_method.expires_at")
-    method, _ = PaymentMethod.objects.get_or_create(customer=customer, token=token, expires_at=expires_at)
+    method, _ = PaymentMethod.objects.get_or_create(customer=customer, partner=partner, token=token, expires_at=expires_at)
     PaymentMethod.objects.filter(pk=method.pk).update(last_used_at=timezone.now())
     return method
 
@@ -73,10 +74,11 @@ def card_charge_create(
     2. The gateway's sale-auth runs outside any transaction.
     3. card_charge_record_authorization applies the answer in one transaction.
     Returns the charge AUTHORIZED (credited) or PENDING (unknown outcome, nothing credited).
+    The card is `payment_method` or the card on record, and either way one the requester's partner stored.
     Raises PaymentDetailsMissing; ChargeFailed (declined, or the gateway said nothing was charged).
     """
-    method = payment_method or selectors.payment_method_on_record(customer=customer)
-    if method is None:
+    method = payment_method or selectors.payment_method_on_record(customer=customer, partner=requested_by.partner)
+    if method is None or method.partner_id != requested_by.partner_id:
         raise PaymentDetailsMissing()
     charge = CardCharge.objects.create(
         customer=customer,

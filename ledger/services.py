@@ -130,6 +130,9 @@ def transaction_post(
 # The payment is one call of a PL/pgSQL function, defined in ledger/sql/charging_session_pay.sql.
 _PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _INSUFFICIENT_BALANCE_SQLSTATE = "CP422"  # raised by ledger_charging_session_pay, the balance in DETAIL
+# Given an API key, what charging_session_pay raises besides AuthorizationInvalid is decided by its statement after
+# it found the key active (step 1 of the function comes first): a caller holding one knows the key held.
+PAYMENT_REFUSALS_AFTER_KEY_CHECK = (TransactionAlreadyProcessed, ObjectNotFound, InsufficientBalance)
 
 
 def _pay_statement(params: list) -> tuple:

@@ -3,15 +3,9 @@
 Every authenticated &Charge view subclasses AndChargeView (its docstring says where the API key is checked).
 """
 
-import hashlib
-import logging
-
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from django.core.cache.backends.redis import RedisCache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -20,8 +14,7 @@ from accounts.models import Partner
 from accounts.tokens import ANDCHARGE_API
 from core import errors
 from core.api.andcharge import AndChargeAPIView
-
-logger = logging.getLogger("chargepay.api.andcharge")
+from core.api.throttling import FixedWindowRateThrottle
 
 
 class PartnerPrincipal:
@@ -47,10 +40,12 @@ class PartnerPrincipal:
             raise errors.AuthorizationInvalid()
         self._partner = key.partner
 
-    def key_found_active(self, *, partner: Partner) -> None:
-        """A service found the key active inside its own database round trip (the payment)."""
+    def key_found_active(self, *, partner: Partner | None = None) -> None:
+        """A service found the key active inside its own database round trip (the payment), and decided there:
+        accepted (`partner` loaded) or refused after the key check (no partner needed to answer the refusal)."""
         self.key_checked = True
-        self._partner = partner
+        if partner is not None:
+            self._partner = partner
 
     @property
     def partner(self) -> Partner:
@@ -111,73 +106,14 @@ class IsPathPartner(BasePermission):
         return True
 
 
-# One round trip per request: count the hit and read how long the partner's window still runs. The window opens
-# with the partner's first request and lasts the rate's period (a fixed window per partner); INCR is atomic, so
-# concurrent workers never lose a count.
-_WINDOW_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[1], ARGV[1])
-    ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-"""
-
-
-class PartnerRateThrottle(SimpleRateThrottle):
-    """Per-partner rate limit (PARTNER_RATE_LIMIT, DRF syntax, e.g. 6000/min), counted in the cache.
-
-    With Redis (production, make test) each partner has a counter whose window opens with its first request
-    and lasts the period: at most N requests per window, one atomic round trip per request, O(1) whatever the
-    rate. Other caches (make run's in-memory cache) use DRF's sliding log. If the cache is unreachable the
-    limit is not applied (fail open, logged): a payment must not fail because a counter is unavailable.
-    """
+class PartnerRateThrottle(FixedWindowRateThrottle):
+    """Per-partner rate limit (PARTNER_RATE_LIMIT, e.g. 6000/min), counted by the partner code in the token."""
 
     scope = "partner"
 
-    def allow_request(self, request, view):
-        if self.rate is None:
-            return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        try:
-            window = self._redis_hit(self.key)
-            if window is None:
-                return super().allow_request(request, view)
-        except Exception:
-            logger.warning("rate-limit cache unavailable; request allowed", exc_info=True)
-            return True
-        count, ttl_ms = window
-        if count <= self.num_requests:
-            return True
-        self._redis_wait = ttl_ms / 1000
-        return False
-
-    def wait(self):
-        redis_wait = getattr(self, "_redis_wait", None)
-        return redis_wait if redis_wait is not None else super().wait()
-
-    def _redis_hit(self, key: str) -> tuple[int, int] | None:
-        backend = caches[DEFAULT_CACHE_ALIAS]
-        if not isinstance(backend, RedisCache):
-            return None
-        script = getattr(backend, "_partner_window_script", None)
-        if script is None:
-            client = backend._cache.get_client(write=True)
-            script = client.register_script(_WINDOW_SCRIPT)
-            backend._partner_window_script = script  # one client and script per cache handler (per thread)
-        count, ttl = script(keys=[backend.make_and_validate_key(key)], args=[int(self.duration * 1000)])
-        return int(count), int(ttl)
-
-    def get_cache_key(self, request, view):
+    def ident(self, request) -> str | None:
         principal = request.user
-        if not isinstance(principal, PartnerPrincipal):
-            return None
-        # The partner code from the token (no database); hashed so any code makes a valid cache key.
-        ident = hashlib.blake2s(principal.partner_code.encode(), digest_size=12).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return principal.partner_code if isinstance(principal, PartnerPrincipal) else None
 
 
 class AndChargeView(AndChargeAPIView):
@@ -189,8 +125,10 @@ class AndChargeView(AndChargeAPIView):
     - by default, right after authentication: one indexed query (PartnerPrincipal.check_key), which also loads
       `self.partner`;
     - for the methods in `key_checked_by_service` (the payment's POST), by the service inside its own database
-      round trip (the view then calls `key_found_active`); a request refused before it reaches the service
-      (bad body, another partner's path, rate limit) is checked in handle_exception, so 401 still comes first;
+      round trip (the view then calls `key_found_active`, for a payment and for a refusal the service decided
+      after the key check alike, so a definite 409/404/422 never waits on a second query); a request refused
+      before it reaches the service (bad body, another partner's path, rate limit) is checked in
+      handle_exception, so 401 still comes first;
     - never when `checks_key` is False (the ping answers from the token alone).
     """
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.api.andcharge import AndChargeView
+from accounts.api.hop import service_account_log_in
 from core import errors
 from core.api.andcharge import AndChargePublicView, ErrorSerializer
 from core.api.hop import HopErrorSerializer, HopPublicView
@@ -95,12 +96,19 @@ class HopTokenView(HopPublicView):
             "HopAuthRequest",
             {"auth": inline_serializer("HopAuth", {"email": serializers.EmailField(), "password": serializers.CharField()})},
         ),
-        responses={201: dict, 401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized")},
+        responses={
+            201: dict,
+            401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized"),
+            429: OpenApiResponse(
+                HopErrorSerializer,
+                description="10018 Too many failed log-ins: this account from this address is locked out (Retry-After)",
+            ),
+        },
     )
     def post(self, request):
         auth = request.data.get("auth") if isinstance(request.data, dict) else None
         if not isinstance(auth, dict) or not isinstance(auth.get("email"), str) or not isinstance(auth.get("password"), str):
             raise errors.InvalidParameters(field_errors={"auth": ["email and password are required"]})
-        user, jwt = services.service_account_token(email=auth["email"], password=auth["password"])
+        user, jwt = service_account_log_in(request, email=auth["email"], password=auth["password"])
         body = {"data": {"jwt": jwt, "user": {"id": user.pk, "email": user.email, "partner": user.partner.code}}}
         return _no_store(Response(body, status=201))

@@ -130,12 +130,20 @@ def test_hop_operations_commands(db):
         "create_service_account", "--partner", "PCS-001", "--email", "hop@pcs.example", "--password", "a-long-pass-2026"
     )
     card = run(
-        "add_payment_method", "--customer", str(customer["id"]), "--token", "1000000074340019", "--expires-at", "2030-12-31"
+        "add_payment_method",
+        *("--customer", str(customer["id"]), "--partner", "PCS-001", "--token", "1000000074340019"),
+        *("--expires-at", "2030-12-31"),
     )
     rfid = run("add_rfid", "--customer", str(customer["id"]), "--token", "RFID-0001")
 
     assert account["partner"] == "PCS-001"
-    assert card == {"id": card["id"], "customer": customer["id"], "token": "…0019", "expiresAt": "2030-12-31"}
+    assert card == {
+        "id": card["id"],
+        "customer": customer["id"],
+        "partner": "PCS-001",
+        "token": "…0019",
+        "expiresAt": "2030-12-31",
+    }
     assert rfid["token"] == "…0001"
     assert run("purge_idempotency_keys") == {"deleted": 0}
     response = hop_login("hop@pcs.example", "a-long-pass-2026")
@@ -145,10 +153,11 @@ def test_hop_operations_commands(db):
 @pytest.mark.parametrize(
     "args",
     [
-        ["add_payment_method", "--customer", "{c}", "--token", "4111-1111", "--expires-at", "2030-12-31"],
-        ["add_payment_method", "--customer", "{c}", "--token", "1" * 23, "--expires-at", "2030-12-31"],
-        ["add_payment_method", "--customer", "{c}", "--token", "123", "--expires-at", "2001-01-01"],
-        ["add_payment_method", "--customer", "{c}", "--token", "123", "--expires-at", "tomorrow"],
+        ["add_payment_method", "--customer", "{c}", "--partner", "PCS-001", "--token", "4111-1111", "--expires-at", "2030-12-31"],
+        ["add_payment_method", "--customer", "{c}", "--partner", "PCS-001", "--token", "1" * 23, "--expires-at", "2030-12-31"],
+        ["add_payment_method", "--customer", "{c}", "--partner", "PCS-001", "--token", "123", "--expires-at", "2001-01-01"],
+        ["add_payment_method", "--customer", "{c}", "--partner", "PCS-001", "--token", "123", "--expires-at", "tomorrow"],
+        ["add_payment_method", "--customer", "{c}", "--partner", "PCS-404", "--token", "123", "--expires-at", "2030-12-31"],
         ["create_service_account", "--partner", "PCS-001", "--email", "x@y.z", "--password", "123"],
     ],
 )

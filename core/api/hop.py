@@ -1,10 +1,13 @@
 """The HOP API's envelope: every error leaves as `{"data": {"code", "message", "errors"}}` with its HTTP status.
 
 HOP codes (DESIGN §4): 10001 unknown route, 10004 record not found, 10005 unauthorized, 10006 charge
-failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency.
+failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency, 10017 rate limit
+(429, per service account), 10018 log-in locked out (429, too many failed log-ins for an account from an
+address). Both 429s carry `Retry-After` (seconds).
 """
 
 import logging
+import math
 
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
@@ -21,9 +24,17 @@ logger = logging.getLogger("chargepay.api.hop")
 class HopError(Exception):
     """An error already in HOP's terms."""
 
-    def __init__(self, status: int, code: int, message: str, field_errors: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        field_errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(status, code, message)
         self.status, self.code, self.message, self.field_errors = status, code, message, field_errors or {}
+        self.headers = headers or {}
 
     def body(self) -> dict:
         return {"data": {"code": self.code, "message": self.message, "errors": self.field_errors}}
@@ -41,9 +52,31 @@ def invalid_params(field_errors: dict[str, list[str]]) -> HopError:
     return HopError(422, 10013, "Param is missing or the value is empty", field_errors)
 
 
+def too_many_requests(retry_after_seconds: int) -> HopError:
+    return HopError(
+        429, 10017, "Too many requests", {"request": ["too many requests"]}, {"Retry-After": str(retry_after_seconds)}
+    )
+
+
+def login_locked_out(retry_after_seconds: int) -> HopError:
+    return HopError(
+        429,
+        10018,
+        "Too many failed log-ins",
+        {"auth": ["locked out after too many failed log-ins"]},
+        {"Retry-After": str(retry_after_seconds)},
+    )
+
+
 def to_hop_error(exc: Exception) -> HopError | None:
     if isinstance(exc, HopError):
         return exc
+    if isinstance(exc, errors.LoginLockedOut):
+        return login_locked_out(exc.retry_after_seconds)
+    if isinstance(exc, errors.TooManyRequests):
+        return too_many_requests(exc.retry_after_seconds)
+    if isinstance(exc, drf_exceptions.Throttled):
+        return too_many_requests(max(1, math.ceil(exc.wait or 1)))
     if isinstance(exc, errors.AuthorizationInvalid | drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         return unauthorized()
     if isinstance(exc, errors.AccessDenied | drf_exceptions.PermissionDenied):
@@ -71,8 +104,6 @@ def to_hop_error(exc: Exception) -> HopError | None:
         return HopError(404, 10001, "Generic default error", {"route": ["not found"]})
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return HopError(405, 10001, "Generic default error", {"route": ["method not allowed"]})
-    if isinstance(exc, drf_exceptions.Throttled):
-        return HopError(429, 10001, "Generic default error", {"request": ["too many requests"]})
     return None
 
 
@@ -81,7 +112,7 @@ def hop_exception_handler(exc: Exception, context: dict) -> Response:
     if error is None:
         logger.exception("unexpected error in the HOP API")
         error = HopError(500, 10001, "Generic default error", {"request": [f"internal error {current_request_id()}"]})
-    return Response(error.body(), status=error.status)
+    return Response(error.body(), status=error.status, headers=error.headers)
 
 
 class HopAPIView(APIView):

@@ -5,6 +5,7 @@ from datetime import UTC, date
 from django.conf import settings
 from rest_framework import serializers
 
+from core.masking import LOGGED, last_four
 from gateways.bridgecomm.protocol import METADATA_FIELDS
 from gateways.models import CardCharge, ChargeStatus
 
@@ -71,9 +72,14 @@ def ordered_metadata(metadata: dict) -> dict | None:
     return known | {name: value for name, value in metadata.items() if name not in known}
 
 
-def charge_body(charge: CardCharge, balance_in_cents: int) -> dict:
-    """`{"data": {"charge": {...}}}` as in the seed, plus `status`. `metadata` is the gateway's answer as is."""
+def charge_body(charge: CardCharge, balance_in_cents: int, *, token_shown: bool = True) -> dict:
+    """`{"data": {"charge": {...}}}` as in the seed, plus `status`. `metadata` is the gateway's answer as is, but
+    for a card another partner stored (`token_shown` False) its `Token` is masked: tokens are shown only to the
+    partner that stored the card."""
     credited = charge.status == ChargeStatus.AUTHORIZED
+    metadata = ordered_metadata(charge.metadata)
+    if not token_shown and metadata and metadata.get("Token"):
+        metadata["Token"] = last_four(metadata["Token"], mark=LOGGED)
     return {
         "data": {
             "charge": {
@@ -82,7 +88,7 @@ def charge_body(charge: CardCharge, balance_in_cents: int) -> dict:
                 "amount_in_cents": charge.amount_authorized if credited else charge.amount_requested,
                 "balance_in_cents": balance_in_cents,
                 "status": charge.status,
-                "metadata": ordered_metadata(charge.metadata),
+                "metadata": metadata,
             }
         }
     }

@@ -16,6 +16,7 @@ ERRORS = {
     401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized"),
     406: OpenApiResponse(HopErrorSerializer, description="10004 Record not found; 10006 Charge transaction failure"),
     409: OpenApiResponse(HopErrorSerializer, description="10015 Idempotency key in use"),
+    429: OpenApiResponse(HopErrorSerializer, description="10017 Too many requests (per service account; Retry-After)"),
     422: OpenApiResponse(
         HopErrorSerializer, description="10012 Invalid Format; 10013 Param is missing or empty; 10016 key reused"
     ),
@@ -63,7 +64,7 @@ class _ChargeCreateView(HopView):
             method = None
             if "token" in cleaned:
                 method = services.payment_method_store(
-                    customer=customer, token=cleaned["token"], expires_at=cleaned["expires_at"]
+                    customer=customer, partner=request.user.partner, token=cleaned["token"], expires_at=cleaned["expires_at"]
                 )
             charge = services.card_charge_create(
                 requested_by=request.user, customer=customer, amount_cents=cleaned["amount_in_cents"], payment_method=method
@@ -113,10 +114,11 @@ class CustomerChargeDetailView(HopView):
         customer = selectors.customer_for_partner(partner=request.user.partner, customer_id=user_id)
         if customer is None:
             raise errors.ObjectNotFound(kind="user", id=user_id)
-        charge = selectors.charge_for_customer(customer=customer, charge_id=charge_id)
+        charge = selectors.charge_for_customer(customer=customer, partner=request.user.partner, charge_id=charge_id)
         if charge is None:
             raise errors.ObjectNotFound(kind="charge", id=charge_id)
-        return Response(charge_body(charge, selectors.cents_balance(customer_id=customer.pk)))
+        balance = selectors.cents_balance(customer_id=customer.pk)
+        return Response(charge_body(charge, balance, token_shown=charge.payment_method.partner_id == request.user.partner_id))
 
 
 def _page_param(request, name: str, default: int, highest: int) -> int:
@@ -141,7 +143,9 @@ class CustomerTransactionsView(HopView):
             raise errors.ObjectNotFound(kind="user", id=user_id)
         page = _page_param(request, "page", 1, 10_000_000)
         per_page = _page_param(request, "per_page", 25, 100)
-        entries = selectors.cents_history(customer=customer)[(page - 1) * per_page : page * per_page]
+        entries = selectors.cents_history(customer=customer, partner=request.user.partner)[
+            (page - 1) * per_page : page * per_page
+        ]
         rows = [
             {
                 "id": entry.transaction_id,

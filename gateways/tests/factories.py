@@ -5,7 +5,7 @@ from datetime import date
 import factory
 
 from accounts.models import Customer, Partner
-from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
+from accounts.tests.factories import CustomerFactory, PartnerFactory, PartnerLinkFactory
 from gateways import services as gateway_services
 from gateways.models import CardCharge, PaymentMethod
 
@@ -14,12 +14,13 @@ EXPIRES_AT = date(2031, 1, 31)
 
 
 class PaymentMethodFactory(factory.django.DjangoModelFactory):
-    """A card on record."""
+    """A card on record, stored by `partner`."""
 
     class Meta:
         model = PaymentMethod
 
     customer = factory.SubFactory(CustomerFactory)
+    partner = factory.SubFactory(PartnerFactory)
     token = SEED_TOKEN
     expires_at = EXPIRES_AT
 
@@ -51,8 +52,8 @@ def card_holder(
     confirmed: bool = True,
     **customer_fields,
 ) -> Customer:
-    """A customer linked to `partner` (LINKED, or INITIAL when not `confirmed`) with a card on record."""
+    """A customer linked to `partner` (LINKED, or INITIAL when not `confirmed`) with a card `partner` stored."""
     customer = CustomerFactory(**customer_fields)
     PartnerLinkFactory(partner=partner, customer=customer, external_user_id=external_user_id, confirmed=confirmed)
-    PaymentMethodFactory(customer=customer, token=token, expires_at=expires_at)
+    PaymentMethodFactory(customer=customer, partner=partner, token=token, expires_at=expires_at)
     return customer

@@ -64,15 +64,20 @@ class AccountTransactionsView(AndChargeView):
     def post(self, request, partner_id: str, user_id: str):
         data = transaction_request_fast(request.data) or validated(TransactionRequestSerializer, request)
         principal = request.user
-        txn = services.charging_session_pay(
-            access_key_id=principal.access_key_id,
-            partner_code=principal.partner_code,
-            external_user_id=user_id,
-            external_id=data["transactionId"],
-            kilometer=data["kilometer"],
-            reference=data.get("transactionReference") or "",
-            service_data=data["serviceSpecificData"],
-        )
+        try:
+            txn = services.charging_session_pay(
+                access_key_id=principal.access_key_id,
+                partner_code=principal.partner_code,
+                external_user_id=user_id,
+                external_id=data["transactionId"],
+                kilometer=data["kilometer"],
+                reference=data.get("transactionReference") or "",
+                service_data=data["serviceSpecificData"],
+            )
+        except services.PAYMENT_REFUSALS_AFTER_KEY_CHECK:
+            # Decided in the statement that found the key active: asking again could only turn it into a 500.
+            principal.key_found_active()
+            raise
         principal.key_found_active(partner=txn.partner)
         return Response(transaction_representation(txn), status=201)
 

@@ -128,6 +128,7 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
     assert "Initial (awaiting the customer's confirmation)" in page
     # the card, masked: never its full token,
     assert "…0019" in page
+    assert "stored by PCS-001" in page
     assert SEED_TOKEN not in page
     # and the timeline, newest first.
     timeline = [

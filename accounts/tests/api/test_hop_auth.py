@@ -340,17 +340,22 @@ def test_another_partners_service_account_cannot_charge_pcs001s_customer(other_p
     assert_nothing_moved(sandbox, hop_customer)
 
 
-def test_a_customer_linked_to_both_partners_can_be_charged_by_both(other_partner, hop_api, hop_customer, sandbox):
+def test_a_customer_linked_to_both_partners_can_be_charged_by_both_each_with_its_own_card(
+    other_partner, hop_api, hop_customer, sandbox
+):
     PartnerLinkFactory(partner=other_partner, customer=hop_customer, external_user_id="sharedUser")
     ServiceAccountFactory(partner=other_partner, email="hop@other.example", password=HOP_PASSWORD)
     other = bearer(hop_login("hop@other.example", HOP_PASSWORD).json()["data"]["jwt"])
 
     mine = hop_api.post(charges_url(hop_customer), {"charge": {"amount_in_cents": 500}}, format="json")
-    theirs = other.post(charges_url(hop_customer), {"charge": {"amount_in_cents": 600}}, format="json")
+    theirs = other.post(charges_url(hop_customer), CHARGE, format="json")  # PCS-001's card is not PCS-002's to use
 
     assert (mine.status_code, theirs.status_code) == (201, 201)
-    assert cents(hop_customer) == 1100
-    assert sorted(CardCharge.objects.values_list("partner__code", "amount_requested")) == [("PCS-001", 500), ("PCS-002", 600)]
+    assert cents(hop_customer) == 1000
+    assert sorted(CardCharge.objects.values_list("partner__code", "amount_requested", "payment_method__token")) == [
+        ("PCS-001", 500, "1000000074340019"),
+        ("PCS-002", 500, "12345"),
+    ]
 
 
 def test_a_service_account_cannot_charge_a_customer_with_only_a_pending_link(partner, hop_api, sandbox):

@@ -58,7 +58,9 @@ class Command(OperationsCommand):
             accounts_services.partner_link_create(
                 partner=partner, external_user_id="hopUser001", customer=hop_customer, confirmed=True
             )
-            gateway_services.payment_method_store(customer=hop_customer, token=DEMO_CARD[0], expires_at=DEMO_CARD[1])
+            gateway_services.payment_method_store(
+                customer=hop_customer, partner=partner, token=DEMO_CARD[0], expires_at=DEMO_CARD[1]
+            )
             accounts_services.rfid_token_add(customer=hop_customer, token=DEMO_RFID)
         if not User.objects.filter(username=DEMO_ADMIN[0]).exists():
             User.objects.create_superuser(username=DEMO_ADMIN[0], password=DEMO_ADMIN[1], email="admin@chargepay.example")

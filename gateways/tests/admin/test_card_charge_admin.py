@@ -16,7 +16,7 @@ from backoffice.tests.helpers import money_state, shown_ids, shown_messages, tex
 from core.errors import ChargeFailed
 from gateways import services
 from gateways.models import CardCharge, ChargeStatus
-from gateways.tests.factories import SEED_TOKEN, CardChargeFactory
+from gateways.tests.factories import SEED_TOKEN, CardChargeFactory, PaymentMethodFactory
 from gateways.tests.helpers import requests_of
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, Transaction, TransactionKind
@@ -76,6 +76,7 @@ def test_filters_by_status_debt_partner_and_date(
     other_account = ServiceAccountFactory(
         partner=other_partner, email="hop@other.example", password="another-service-password-2026"
     )
+    PaymentMethodFactory(customer=hop_customer, partner=other_partner, token="4000000000000002")  # its own card
     elsewhere = charge_of(800, requested_by=other_account)
     CardCharge.objects.filter(pk=elsewhere.pk).update(created_at=timezone.now() - timedelta(days=20))
     day = timezone.localdate()
