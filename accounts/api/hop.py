@@ -1,5 +1,6 @@
 """Authentication of the HOP API: a service account's JWT (from `POST /api/v1/auth/token`) and its right to charge."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.exceptions import TokenError
@@ -52,3 +53,12 @@ class HopView(HopAPIView):
     authentication_classes = [ServiceAccountJWTAuthentication]
     permission_classes = [CanChargeCards]
     throttle_classes = []
+
+
+class ServiceAccountJWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ServiceAccountJWTAuthentication
+    match_subclasses = True
+    name = "hopServiceToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "The jwt of POST /api/v1/auth/token."}
