@@ -43,7 +43,7 @@ ANDCHARGE_CODES = [
 
 
 class ErrorSerializer(serializers.Serializer):
-    """`{"error": CODE, "args": [...]}` (for the OpenAPI schema)."""
+    """Every &Charge error: a stable code to switch on and its values."""
 
     error = serializers.ChoiceField(choices=[code.value for code in ANDCHARGE_CODES], help_text="Partners switch on it.")
     args = serializers.ListField(

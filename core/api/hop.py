@@ -158,6 +158,6 @@ class HopErrorDataSerializer(serializers.Serializer):
 
 
 class HopErrorSerializer(serializers.Serializer):
-    """`{"data": {"code", "message", "errors": {field: [messages]}}}` (for the OpenAPI schema)."""
+    """Every HOP error: a code to switch on, its message, and the fields at fault with their messages."""
 
     data = HopErrorDataSerializer()

@@ -144,8 +144,9 @@ class HopChargeFieldsSerializer(serializers.Serializer):
     )
 
 
+# The schema of the request; parse_charge_request does the validation.
 class HopChargeCreateSerializer(serializers.Serializer):
-    """For the OpenAPI schema; parse_charge_request does the validation (it accepts both string and integer forms)."""
+    """A card top-up. Unknown keys are ignored."""
 
     charge = HopChargeFieldsSerializer()
 

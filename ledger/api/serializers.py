@@ -205,9 +205,9 @@ def transaction_representation(txn: Transaction) -> dict:
     }
 
 
+# Expects a Transaction annotated with `wallet_amount` (ledger.selectors); rendered by transaction_representation.
 class TransactionSerializer(serializers.Serializer):
-    """The &Charge Transaction (its schema). Expects a Transaction annotated with `wallet_amount` (ledger.selectors);
-    rendered by transaction_representation."""
+    """A kilometer transaction as the partner sees it; `kilometer` is signed from the user's view (a debit is < 0)."""
 
     transactionId = serializers.CharField(source="external_id")  # noqa: N815
     partner = serializers.CharField(source="partner.name")
