@@ -53,6 +53,7 @@ def test_hop_schema_documents_charges_and_errors(client):
     assert {"201", "202", "401", "404", "405", "406", "409", "413", "422", "500"} == set(create["responses"])
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in create["parameters"])
     assert create["security"] == [{"hopServiceToken": []}]
+    assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]
     assert schema["paths"]["/api/v1/auth/token"]["post"].get("security") in (None, [])
     assert "422" in schema["paths"]["/api/v1/auth/token"]["post"]["responses"]
     assert "409" not in schema["paths"]["/api/v1/users/{user_id}/transactions"]["get"]["responses"]

@@ -88,6 +88,11 @@ _RETRY_AFTER = {
     "schema": {"type": "integer", "minimum": 1},
     "required": True,
 }
+_IDEMPOTENT_REPLAYED = {
+    "description": "Present on an answer replayed for a repeated Idempotency-Key (the first answer, as it was).",
+    "schema": {"type": "string", "enum": ["true"]},
+    "required": False,
+}
 _WWW_AUTHENTICATE = {
     "description": "The challenge (RFC 9110 §11.6.1): the scheme this operation expects.",
     "schema": {"type": "string"},
@@ -111,6 +116,7 @@ def _add_common(result: dict, *, error_ref: str, everywhere: dict[str, tuple[dic
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
             for status, (body, summary) in everywhere.items():
                 responses.setdefault(status, _response(error_ref, [(body, summary)]))
             for status, response in responses.items():
@@ -120,6 +126,8 @@ def _add_common(result: dict, *, error_ref: str, everywhere: dict[str, tuple[dic
                     headers["Retry-After"] = _RETRY_AFTER
                 if status == "401":
                     headers["WWW-Authenticate"] = _WWW_AUTHENTICATE
+                if "Idempotency-Key" in parameters:
+                    headers["Idempotent-Replayed"] = _IDEMPOTENT_REPLAYED
     return result
 
 
