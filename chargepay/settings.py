@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from the project (offline, pinned)
     "django_celery_beat",
     "axes",
     "rangefilter",
@@ -163,12 +164,16 @@ SIMPLE_JWT = {
     "JTI_CLAIM": "jti",
 }
 
+# Each API's document sets its own title, description and hooks (chargepay/urls.py).
 SPECTACULAR_SETTINGS = {
-    "TITLE": "chargepay partner APIs",
-    "DESCRIPTION": "The &Charge partner API (kilometers). See README.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # The &Charge service enum names both the request's `service` and the answer's `type`.
+    "ENUM_NAME_OVERRIDES": {"ServiceEnum": ["PAY_FOR_CHARGING_SESSION"]},
 }
 
 # --- Product limits ---------------------------------------------------------------------------

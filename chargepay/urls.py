@@ -34,12 +34,32 @@ hop = [
     path("api/v1/rfid/<str:session_token>/charges", gateways_views.RfidChargesView.as_view(), name="hop-rfid-charges"),
 ]
 
+# Each document its own title and the hooks that add what every operation of that API answers.
+ANDCHARGE_SCHEMA = {
+    "TITLE": "&Charge partner API (Charge&Pay, kilometers)",
+    "DESCRIPTION": "Pay for EV charging sessions with a linked user's kilometers. Errors are "
+    '`{"error": CODE, "args": [...]}`; every answer carries `X-Request-Id`; JSON whatever `Accept` says; '
+    "request bodies over 64 KiB are refused unread (413).",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.openapi.andcharge_postprocess"],
+}
+HOP_SCHEMA = {
+    "TITLE": "HOP API (card top-ups, cents)",
+    "DESCRIPTION": "Charge a customer's stored card through the gateway and top up the cents balance. Errors are "
+    '`{"data": {"code", "message", "errors": {field: [messages]}}}`; every answer carries `X-Request-Id`; JSON '
+    "whatever `Accept` says; request bodies over 64 KiB are refused unread (413).",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.openapi.hop_postprocess"],
+}
+
 urlpatterns = [
     *andcharge,
     *hop,
-    path("api/schema/hop/", SpectacularAPIView.as_view(patterns=hop), name="schema-hop"),
+    path("api/schema/hop/", SpectacularAPIView.as_view(patterns=hop, custom_settings=HOP_SCHEMA), name="schema-hop"),
     path("api/docs/hop/", SpectacularSwaggerView.as_view(url_name="schema-hop"), name="docs-hop"),
-    path("api/schema/andcharge/", SpectacularAPIView.as_view(patterns=andcharge), name="schema-andcharge"),
+    path(
+        "api/schema/andcharge/",
+        SpectacularAPIView.as_view(patterns=andcharge, custom_settings=ANDCHARGE_SCHEMA),
+        name="schema-andcharge",
+    ),
     path("api/docs/andcharge/", SpectacularSwaggerView.as_view(url_name="schema-andcharge"), name="docs-andcharge"),
     path("admin/", admin.site.urls),
     # Any other path under the &Charge prefixes answers in its envelope, with DEBUG on or off.

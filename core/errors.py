@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     ACCESS_DENIED = "ACCESS_DENIED"
     REFERENCED_OBJECT_NOT_FOUND = "REFERENCED_OBJECT_NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     TRANSACTION_ALREADY_PROCESSED = "TRANSACTION_ALREADY_PROCESSED"
     TRANSACTION_ALREADY_REVERSED = "TRANSACTION_ALREADY_REVERSED"
     TRANSACTION_NOT_REVERSIBLE = "TRANSACTION_NOT_REVERSIBLE"
@@ -109,6 +110,13 @@ class ObjectNotFound(ChargepayError):
 class MethodNotAllowed(ChargepayError):
     fields = ("method",)
     code, status = ErrorCode.METHOD_NOT_ALLOWED, 405
+
+
+class PayloadTooLarge(ChargepayError):
+    """The request body is (or says it is) larger than the API reads."""
+
+    fields = ("max_bytes",)
+    code, status = ErrorCode.PAYLOAD_TOO_LARGE, 413
 
 
 class TooManyRequests(ChargepayError):

@@ -7,6 +7,7 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
 from django.conf import settings
 from django.utils.crypto import constant_time_compare
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.exceptions import TokenError
@@ -124,3 +125,12 @@ def _login_failed(http_request, credentials: dict) -> bool:
 def _cool_off_seconds(http_request) -> int:
     cool_off = get_cool_off(http_request)
     return max(1, math.ceil(cool_off.total_seconds())) if cool_off else 1
+
+
+class ServiceAccountJWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ServiceAccountJWTAuthentication
+    match_subclasses = True
+    name = "hopServiceToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "The jwt of POST /api/v1/auth/token."}

@@ -8,6 +8,7 @@ import logging
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -17,14 +18,37 @@ from rest_framework.views import APIView
 from core import errors
 from core.request_context import current_request_id
 
+from .negotiation import JSONWhateverAccept
+from .parsers import MAX_BODY_BYTES
+
 logger = logging.getLogger("chargepay.api.andcharge")
 
 
-class ErrorSerializer(serializers.Serializer):
-    """`{"error": CODE, "args": [...]}` (for the OpenAPI schema)."""
+# The codes the &Charge API sends (DESIGN §3.3, plus 405 and 413); the staff and HOP codes never leave it.
+ANDCHARGE_CODES = [
+    errors.ErrorCode.INVALID_FORMAT,
+    errors.ErrorCode.MANDATORY_PARAMETER_NOT_SET,
+    errors.ErrorCode.PARAMETER_MAX_LENGTH,
+    errors.ErrorCode.INVALID_PARAMETER,
+    errors.ErrorCode.AUTHORIZATION_INVALID,
+    errors.ErrorCode.ACCESS_DENIED,
+    errors.ErrorCode.REFERENCED_OBJECT_NOT_FOUND,
+    errors.ErrorCode.METHOD_NOT_ALLOWED,
+    errors.ErrorCode.TRANSACTION_ALREADY_PROCESSED,
+    errors.ErrorCode.PAYLOAD_TOO_LARGE,
+    errors.ErrorCode.ACCOUNT_BALANCE_NOT_SUFFICIENT,
+    errors.ErrorCode.TOO_MANY_REQUESTS,
+    errors.ErrorCode.INTERNAL_ERROR,
+]
 
-    error = serializers.ChoiceField(choices=[code.value for code in errors.ErrorCode])
-    args = serializers.ListField(child=serializers.JSONField())
+
+class ErrorSerializer(serializers.Serializer):
+    """Every &Charge error: a stable code to switch on and its values."""
+
+    error = serializers.ChoiceField(choices=[code.value for code in ANDCHARGE_CODES], help_text="Partners switch on it.")
+    args = serializers.ListField(
+        child=serializers.JSONField(), help_text="The error's values, in the order DESIGN §3.3 gives for its code."
+    )
 
 
 def error_body(error: errors.ChargepayError) -> dict:
@@ -48,6 +72,8 @@ def to_chargepay_error(exc: Exception) -> errors.ChargepayError | None:
         return errors.AccessDenied()
     if isinstance(exc, drf_exceptions.Throttled):
         return errors.TooManyRequests(max(1, math.ceil(exc.wait or 1)))
+    if isinstance(exc, RequestDataTooBig):
+        return errors.PayloadTooLarge(MAX_BODY_BYTES)
     if isinstance(exc, drf_exceptions.ParseError | drf_exceptions.UnsupportedMediaType):
         return errors.InvalidFormat("request body is not valid JSON")
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
@@ -64,14 +90,33 @@ def andcharge_exception_handler(exc: Exception, context: dict) -> Response:
         error = errors.InternalError(current_request_id())
     elif error.status >= 400:
         logger.info("refused", extra={"error": str(error.code), "status_code": error.status})
-    return error_response(error)
+    response = error_response(error)
+    if error.status == 401:
+        response["WWW-Authenticate"] = getattr(context.get("view"), "www_authenticate", BEARER_CHALLENGE)
+    return response
+
+
+BEARER_CHALLENGE = 'Bearer realm="andcharge"'
+# Path parameters that name stored objects, by their name in the contract. PostgreSQL text cannot hold NUL, and no
+# id ever contains one: such an id is refused before any query.
+PATH_PARAMETERS = {"user_id": "userId", "transaction_id": "transactionId"}
 
 
 class AndChargeAPIView(APIView):
-    """A view of the &Charge API: its errors in the &Charge envelope."""
+    """A view of the &Charge API: its errors in the &Charge envelope, JSON whatever `Accept` asks for."""
+
+    content_negotiation_class = JSONWhateverAccept
+    www_authenticate = BEARER_CHALLENGE  # the challenge a 401 carries (RFC 9110 §11.6.1)
 
     def get_exception_handler(self):
         return andcharge_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for name, contract_name in PATH_PARAMETERS.items():
+            value = kwargs.get(name)
+            if isinstance(value, str) and "\x00" in value:
+                raise errors.InvalidParameter(value, contract_name)
 
 
 class AndChargePublicView(AndChargeAPIView):

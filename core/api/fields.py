@@ -6,6 +6,7 @@ ChargepayError: missing/null → MandatoryParameterNotSet(name), too long → Pa
 anything else → InvalidParameter(value as sent, name). Nested names are dotted.
 """
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -97,3 +98,14 @@ def validated(serializer_class: type[serializers.Serializer], request, **kwargs)
     if not serializer.is_valid():
         raise validation_error_to_chargepay(serializer, data)
     return serializer.validated_data
+
+
+class StrictDictSchema(OpenApiSerializerExtension):
+    """In the OpenAPI schema, a StrictDictSerializerMixin object allows no other properties, as the server refuses them."""
+
+    target_class = StrictDictSerializerMixin
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        return {**schema, "additionalProperties": False}

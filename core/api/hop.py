@@ -9,6 +9,7 @@ address). Both 429s carry `Retry-After` (seconds).
 import logging
 import math
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -17,6 +18,9 @@ from rest_framework.views import APIView
 
 from core import errors
 from core.request_context import current_request_id
+
+from .negotiation import JSONWhateverAccept
+from .parsers import MAX_BODY_BYTES
 
 logger = logging.getLogger("chargepay.api.hop")
 
@@ -68,6 +72,26 @@ def login_locked_out(retry_after_seconds: int) -> HopError:
     )
 
 
+def route_not_found() -> HopError:
+    return HopError(404, 10001, "Generic default error", {"route": ["not found"]})
+
+
+def method_not_allowed() -> HopError:
+    return HopError(405, 10001, "Generic default error", {"route": ["method not allowed"]})
+
+
+def internal_error(request_id: str) -> HopError:
+    return HopError(500, 10001, "Generic default error", {"request": [f"internal error {request_id}"]})
+
+
+def invalid_json() -> HopError:
+    return HopError(422, 10012, "Invalid Format", {"request": ["Invalid JSON Format"]})
+
+
+def payload_too_large() -> HopError:
+    return HopError(413, 10012, "Invalid Format", {"request": [f"is larger than {MAX_BODY_BYTES} bytes"]})
+
+
 def to_hop_error(exc: Exception) -> HopError | None:
     if isinstance(exc, HopError):
         return exc
@@ -85,8 +109,10 @@ def to_hop_error(exc: Exception) -> HopError | None:
         if exc.kind == "user":
             return user_not_found()
         return HopError(406, 10004, "Record not found", {str(exc.kind): ["not found"]})
+    if isinstance(exc, errors.PayloadTooLarge | RequestDataTooBig):
+        return payload_too_large()
     if isinstance(exc, drf_exceptions.ParseError | drf_exceptions.UnsupportedMediaType | errors.InvalidFormat):
-        return HopError(422, 10012, "Invalid Format", {"request": ["Invalid JSON Format"]})
+        return invalid_json()
     if isinstance(exc, errors.PaymentDetailsMissing):
         return HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]})
     if isinstance(exc, errors.ChargeFailed):
@@ -101,9 +127,9 @@ def to_hop_error(exc: Exception) -> HopError | None:
         name = exc.name
         return invalid_params({str(name): ["is invalid" if isinstance(exc, errors.InvalidParameter) else "is missing or empty"]})
     if isinstance(exc, Http404 | drf_exceptions.NotFound):
-        return HopError(404, 10001, "Generic default error", {"route": ["not found"]})
+        return route_not_found()
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        return HopError(405, 10001, "Generic default error", {"route": ["method not allowed"]})
+        return method_not_allowed()
     return None
 
 
@@ -111,15 +137,29 @@ def hop_exception_handler(exc: Exception, context: dict) -> Response:
     error = to_hop_error(exc)
     if error is None:
         logger.exception("unexpected error in the HOP API")
-        error = HopError(500, 10001, "Generic default error", {"request": [f"internal error {current_request_id()}"]})
-    return Response(error.body(), status=error.status, headers=error.headers)
+        error = internal_error(current_request_id())
+    response = Response(error.body(), status=error.status, headers=error.headers)
+    if error.status == 401:
+        response["WWW-Authenticate"] = BEARER_CHALLENGE
+    return response
+
+
+BEARER_CHALLENGE = 'Bearer realm="hop"'
 
 
 class HopAPIView(APIView):
-    """A view of the HOP API: its errors in HOP's envelope."""
+    """A view of the HOP API: its errors in HOP's envelope, JSON whatever `Accept` asks for."""
+
+    content_negotiation_class = JSONWhateverAccept
 
     def get_exception_handler(self):
         return hop_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # PostgreSQL text cannot hold NUL and no id contains one: such a path names no customer.
+        if any("\x00" in value for value in kwargs.values() if isinstance(value, str)):
+            raise user_not_found()
 
 
 class HopPublicView(HopAPIView):
@@ -130,12 +170,25 @@ class HopPublicView(HopAPIView):
     throttle_classes = []
 
 
+HOP_CODES = {
+    10001: "Generic default error (unknown route, method not allowed, internal error)",
+    10004: "Record not found",
+    10005: "Unauthorized",
+    10006: "Charge transaction failure",
+    10012: "Invalid Format (unparsable JSON, or a body over the size limit)",
+    10013: "Param is missing or the value is empty",
+    10015: "Idempotency key in use",
+    10016: "Idempotency key reused",
+}
+
+
+class HopErrorDataSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=list(HOP_CODES.items()), help_text="HOP's error code: partners switch on it.")
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), help_text="{field: [messages]}")
+
+
 class HopErrorSerializer(serializers.Serializer):
-    """`{"data": {"code", "message", "errors": {field: [messages]}}}` (for the OpenAPI schema)."""
+    """Every HOP error: a code to switch on, its message, and the fields at fault with their messages."""
 
-    class Data(serializers.Serializer):
-        code = serializers.IntegerField()
-        message = serializers.CharField()
-        errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-    data = Data()
+    data = HopErrorDataSerializer()

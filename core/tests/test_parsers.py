@@ -35,6 +35,6 @@ def test_body_over_64_kib_is_refused(api, funded_link, seed_request):
 
     response = api.post(pay_url(), seed_request, format="json")
 
-    assert response.status_code == 400
-    assert response.json() == {"error": "INVALID_FORMAT", "args": ["request body is not valid JSON"]}
+    assert response.status_code == 413
+    assert response.json() == {"error": "PAYLOAD_TOO_LARGE", "args": [65536]}
     assert wallet_of(funded_link.customer).balance == 100

@@ -1,29 +1,111 @@
 """HOP API: charge a customer's card to top up the cents wallet (DESIGN §4)."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from accounts.api.hop import HopView
 from core import errors
-from core.api.hop import HopErrorSerializer, to_hop_error
-from core.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
+from core.api import hop as hop_envelope
+from core.api.hop import to_hop_error
+from core.api.openapi import hop_errors
+from core.idempotency import (
+    MAX_KEY_LENGTH,
+    idempotency_begin,
+    idempotency_complete,
+    idempotency_release,
+    request_fingerprint,
+)
 from gateways import selectors, services
 from gateways.models import ChargeStatus
 
-from .serializers import ChargeRequestSerializer, ChargeResponseSerializer, charge_body, parse_charge_request
-
-ERRORS = {
-    401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized"),
-    406: OpenApiResponse(HopErrorSerializer, description="10004 Record not found; 10006 Charge transaction failure"),
-    409: OpenApiResponse(HopErrorSerializer, description="10015 Idempotency key in use"),
-    429: OpenApiResponse(HopErrorSerializer, description="10017 Too many requests (per service account; Retry-After)"),
-    422: OpenApiResponse(
-        HopErrorSerializer, description="10012 Invalid Format; 10013 Param is missing or empty; 10016 key reused"
-    ),
-}
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, description="Same key + same body replays the first answer (kept ≥ 24 h)."
+from .serializers import (
+    SEED_CHARGE_EXAMPLE,
+    SEED_CHARGE_REQUEST_EXAMPLE,
+    ChargeResponseSerializer,
+    HopChargeCreateSerializer,
+    HopTransactionsResponseSerializer,
+    charge_body,
+    parse_charge_request,
 )
+
+MAX_PER_PAGE = 100
+MAX_PAGE = 10_000_000
+
+UNAUTHORIZED = (hop_envelope.unauthorized(), "10005 Unauthorized: bad or missing token, or no right to charge")
+USER_NOT_FOUND = (hop_envelope.user_not_found(), "10004 Record not found: unknown customer, or one the caller may not see")
+TOO_MANY_REQUESTS = (
+    hop_envelope.too_many_requests(60),
+    "10017 Too many requests: this service account's rate limit (Retry-After)",
+)
+CHARGE_ERRORS = hop_errors(
+    UNAUTHORIZED,
+    TOO_MANY_REQUESTS,
+    USER_NOT_FOUND,
+    (
+        hop_envelope.HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]}),
+        "10006 payment details missing: no card sent and none on record",
+    ),
+    (
+        hop_envelope.HopError(406, 10006, "Charge transaction failure", {"charge": ["Denied by customer's bank"]}),
+        "10006 declined: the gateway's description (seed)",
+    ),
+    (
+        hop_envelope.HopError(
+            409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]}
+        ),
+        "10015 Idempotency key in use: the first request with this key is still running",
+    ),
+    (hop_envelope.payload_too_large(), "10012 body too large: over the size limit, refused unread"),
+    (hop_envelope.invalid_json(), "10012 Invalid Format: the body is not JSON"),
+    (
+        hop_envelope.invalid_params({"amount_in_cents": ["must be a whole number of cents from 1 to 100000"]}),
+        "10013 Param is missing or the value is empty: charge, amount, token or expiry",
+    ),
+    (
+        hop_envelope.HopError(422, 10016, "Idempotency key reused", {"idempotency_key": ["was used with a different request"]}),
+        "10016 Idempotency key reused: same key, different request",
+    ),
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    OpenApiParameter.HEADER,
+    description="Same key + same body replays the first answer (with Idempotent-Replayed: true); kept at least 24 h, "
+    "per service account. Printable text.",
+)
+SEED_CHARGE = OpenApiExample("seed", value=SEED_CHARGE_EXAMPLE, summary="The seed's sample answer (the sandbox's values)")
+PENDING_CHARGE = OpenApiExample(
+    "pending",
+    value={
+        "data": {
+            "charge": {
+                "id": 2,
+                "charge_at": "2026-11-21T07:15:02Z",
+                "amount_in_cents": 2500,
+                "balance_in_cents": 500,
+                "status": "pending",
+                "metadata": None,
+            }
+        }
+    },
+    summary="The gateway's outcome is unknown: nothing credited yet",
+)
+CHARGE_OPERATION = {
+    "request": HopChargeCreateSerializer,
+    "examples": [
+        OpenApiExample("seed", value=SEED_CHARGE_REQUEST_EXAMPLE, request_only=True, summary="The seed's sample request"),
+        OpenApiExample(
+            "card on record", value={"charge": {"amount_in_cents": 2500}}, request_only=True, summary="The card on record"
+        ),
+    ],
+    "responses": {
+        201: OpenApiResponse(ChargeResponseSerializer, description="Approved and credited", examples=[SEED_CHARGE]),
+        202: OpenApiResponse(
+            ChargeResponseSerializer, description="Outcome unknown (pending): a worker resolves it", examples=[PENDING_CHARGE]
+        ),
+        **CHARGE_ERRORS,
+    },
+}
 
 
 class _ChargeCreateView(HopView):
@@ -82,9 +164,10 @@ class CustomerChargesView(_ChargeCreateView):
     @extend_schema(
         operation_id="createCharge",
         summary="Charge the customer's card and top up the cents balance",
+        description="Charges the card sent (stored as the card on record) or the card on record, and credits the "
+        "authorized amount (a partial approval credits only what was authorized).",
         parameters=[IDEMPOTENCY_KEY],
-        request=ChargeRequestSerializer,
-        responses={201: ChargeResponseSerializer, 202: ChargeResponseSerializer, **ERRORS},
+        **CHARGE_OPERATION,
     )
     def post(self, request, user_id: str):
         return super().post(request, user_id=user_id)
@@ -97,9 +180,9 @@ class RfidChargesView(_ChargeCreateView):
     @extend_schema(
         operation_id="createChargeByRfid",
         summary="The same, finding the customer by an RFID session token",
+        description="An unknown or revoked token answers like an unknown customer (406 10004).",
         parameters=[IDEMPOTENCY_KEY],
-        request=ChargeRequestSerializer,
-        responses={201: ChargeResponseSerializer, 202: ChargeResponseSerializer, **ERRORS},
+        **CHARGE_OPERATION,
     )
     def post(self, request, session_token: str):
         return super().post(request, session_token=session_token)
@@ -109,7 +192,23 @@ class RfidChargesView(_ChargeCreateView):
 
 
 class CustomerChargeDetailView(HopView):
-    @extend_schema(operation_id="getCharge", responses={200: ChargeResponseSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="getCharge",
+        summary="One charge of the customer",
+        description="The charge as the create call answered it, with its status now and the balance now.",
+        responses={
+            200: OpenApiResponse(ChargeResponseSerializer, description="The charge", examples=[SEED_CHARGE]),
+            **hop_errors(
+                UNAUTHORIZED,
+                TOO_MANY_REQUESTS,
+                USER_NOT_FOUND,
+                (
+                    hop_envelope.HopError(406, 10004, "Record not found", {"charge": ["not found"]}),
+                    "10004 charge not found: unknown charge id, or another customer's",
+                ),
+            ),
+        },
+    )
     def get(self, request, user_id: str, charge_id: str):
         customer = selectors.customer_for_partner(partner=request.user.partner, customer_id=user_id)
         if customer is None:
@@ -134,15 +233,59 @@ class CustomerTransactionsView(HopView):
     @extend_schema(
         operation_id="listCentsTransactions",
         summary="The customer's cents history, newest first",
-        parameters=[OpenApiParameter("page", int, default=1), OpenApiParameter("per_page", int, default=25)],
-        responses={200: dict, **ERRORS},
+        description="Every movement of the customer's cents wallet, paged.",
+        parameters=[
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, default=1, description="1-based page number"
+            ),
+            OpenApiParameter(
+                "per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, default=25, description="page size"
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(
+                HopTransactionsResponseSerializer,
+                description="A page of the history",
+                examples=[
+                    OpenApiExample(
+                        "one top-up",
+                        value={
+                            "data": {
+                                "transactions": [
+                                    {
+                                        "id": 7,
+                                        "type": "CARD_TOPUP",
+                                        "status": "CONFIRMED",
+                                        "amount_in_cents": 500,
+                                        "created_at": "2026-11-21T07:14:18Z",
+                                        "charge_id": 1,
+                                    }
+                                ],
+                                "page": 1,
+                                "per_page": 25,
+                            }
+                        },
+                        summary="One top-up",
+                    )
+                ],
+            ),
+            **hop_errors(
+                UNAUTHORIZED,
+                TOO_MANY_REQUESTS,
+                USER_NOT_FOUND,
+                (
+                    hop_envelope.invalid_params({"per_page": ["must be a whole number from 1 to 100"]}),
+                    "10013 page or per_page out of range",
+                ),
+            ),
+        },
     )
     def get(self, request, user_id: str):
         customer = selectors.customer_for_partner(partner=request.user.partner, customer_id=user_id)
         if customer is None:
             raise errors.ObjectNotFound(kind="user", id=user_id)
-        page = _page_param(request, "page", 1, 10_000_000)
-        per_page = _page_param(request, "per_page", 25, 100)
+        page = _page_param(request, "page", 1, MAX_PAGE)
+        per_page = _page_param(request, "per_page", 25, MAX_PER_PAGE)
         entries = selectors.cents_history(customer=customer, partner=request.user.partner)[
             (page - 1) * per_page : page * per_page
         ]

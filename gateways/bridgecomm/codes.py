@@ -23,6 +23,7 @@ CALL_FOR_AUTHORIZATION = "30072"
 GATEWAY_UNAVAILABLE = "80001"
 UNKNOWN_ERROR = "99999"
 
+# ResponseDescription, as BridgePay's test server recorded it (DESIGN §5): the text partners see in `errors.charge`.
 DESCRIPTIONS: dict[str, str] = {
     SUCCESS: "Successful Request",
     PARTIAL_AUTHORIZATION: "Partial Authorization",
@@ -31,19 +32,19 @@ DESCRIPTIONS: dict[str, str] = {
     INVALID_CREDENTIALS: "Invalid Credentials",
     ZERO_AMOUNT: "Amount must be greater than zero",
     INVALID_AMOUNT: "Invalid Amount",
-    PROCESSING_NETWORK_ERROR: "Processing network error",
+    PROCESSING_NETWORK_ERROR: "Processing Network Error",
     INTERNAL_SERVER_ERROR: "Internal server error",
     SERVICE_UNAVAILABLE: "Service unavailable",
-    NETWORK_UNAVAILABLE: "Processing network unavailable",
-    INVALID_ACCOUNT_NUMBER: "Invalid account number",
-    INVALID_SECURITY_CODE: "Invalid security code",
+    NETWORK_UNAVAILABLE: "Processing Network Unavailable",
+    INVALID_ACCOUNT_NUMBER: "Invalid Account Number",
+    INVALID_SECURITY_CODE: "Invalid Security Code",
     TRANSACTION_ERROR: "Transaction Error",
     DENIED: "Denied by customer's bank",
     INSUFFICIENT_FUNDS: "Insufficient funds",
-    PICK_UP_CARD: "Pick up card",
+    PICK_UP_CARD: "Hold - Pick up card",
     DUPLICATE_TRANSACTION: "Duplicate Transaction",
-    LOST_CARD: "Lost card",
-    CALL_FOR_AUTHORIZATION: "Call for authorization",
+    LOST_CARD: "Card reported lost",
+    CALL_FOR_AUTHORIZATION: "Call for Authorization",
     GATEWAY_UNAVAILABLE: "Gateway unavailable",
     UNKNOWN_ERROR: "Unknown",
 }
@@ -57,3 +58,16 @@ UNKNOWN_CODES = frozenset({INTERNAL_SERVER_ERROR, UNKNOWN_ERROR})
 APPROVED_MESSAGE = "A01 - Approved"
 CREDIT_POSTED_MESSAGE = "A02 - Credit Posted"
 PARTIALLY_APPROVED_MESSAGE = "A05 - Partially Approved"
+
+# GatewayMessage of a decline or E-message, as BridgePay's test server recorded it (DESIGN §5), by message code.
+DECLINE_MESSAGES: dict[str, str] = {
+    "D01": "D01 - Denied by customer's bank (Issuer Unavailable)",
+    "D05": "D05 - Invalid card number (Invalid Account Number)",
+    "D10": "D10 - Card reported lost/stolen (Lost/Stolen Card)",
+    "D30": "D30 - Call for Authorization (Referral)",
+    "D04": "D04 - Hold - Pick up card (Pick Up Card)",
+    "D08": "D08 - CSC is invalid (Decline CSC/CID Fail)",
+    "D03": "D03 - Insufficient funds",
+    "E02": "E02 - Processing Network Unavailable (System is temporarily unavailable)",
+    "E09": "E09 - Processing Network Error",
+}

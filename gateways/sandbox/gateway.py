@@ -458,7 +458,7 @@ class SandboxGateway:
             request,
             now,
             response_code=code,
-            gateway_message=f"{message_code} - {description}",
+            gateway_message=codes.DECLINE_MESSAGES.get(message_code, f"{message_code} - {description}"),
             internal_message=description,
             values={
                 "Token": token or None,

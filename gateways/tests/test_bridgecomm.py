@@ -51,15 +51,20 @@ def charges_booked(sandbox, transaction_id: str) -> list[dict]:
 
 APPROVED_RESULT = (Outcome.APPROVED, "00000", "A01 - Approved", "Successful Request")
 PARTIAL_RESULT = (Outcome.PARTIALLY_APPROVED, "00001", "A05 - Partially Approved", "Partial Authorization")
-D01 = (Outcome.DECLINED, "30032", "D01 - Denied by customer's bank", "Denied by customer's bank")
-D05 = (Outcome.DECLINED, "30023", "D05 - Invalid account number", "Invalid account number")
-D10 = (Outcome.DECLINED, "30037", "D10 - Lost card", "Lost card")
-D30 = (Outcome.DECLINED, "30072", "D30 - Call for authorization", "Call for authorization")
-D04 = (Outcome.DECLINED, "30034", "D04 - Pick up card", "Pick up card")
-D08 = (Outcome.DECLINED, "30025", "D08 - Invalid security code", "Invalid security code")
+D01 = (Outcome.DECLINED, "30032", "D01 - Denied by customer's bank (Issuer Unavailable)", "Denied by customer's bank")
+D05 = (Outcome.DECLINED, "30023", "D05 - Invalid card number (Invalid Account Number)", "Invalid Account Number")
+D10 = (Outcome.DECLINED, "30037", "D10 - Card reported lost/stolen (Lost/Stolen Card)", "Card reported lost")
+D30 = (Outcome.DECLINED, "30072", "D30 - Call for Authorization (Referral)", "Call for Authorization")
+D04 = (Outcome.DECLINED, "30034", "D04 - Hold - Pick up card (Pick Up Card)", "Hold - Pick up card")
+D08 = (Outcome.DECLINED, "30025", "D08 - CSC is invalid (Decline CSC/CID Fail)", "Invalid Security Code")
 D03 = (Outcome.DECLINED, "30033", "D03 - Insufficient funds", "Insufficient funds")
-E02 = (Outcome.TRANSIENT, "30022", "E02 - Processing network unavailable", "Processing network unavailable")
-E09 = (Outcome.TRANSIENT, "10052", "E09 - Processing network error", "Processing network error")
+E02 = (
+    Outcome.TRANSIENT,
+    "30022",
+    "E02 - Processing Network Unavailable (System is temporarily unavailable)",
+    "Processing Network Unavailable",
+)
+E09 = (Outcome.TRANSIENT, "10052", "E09 - Processing Network Error", "Processing Network Error")
 
 AMOUNT_TABLE = [
     (1, D01),

@@ -7,10 +7,12 @@ from decimal import Decimal, InvalidOperation
 import pycountry
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
-from ledger.models import Transaction, TransactionKind
+from ledger.models import Transaction, TransactionKind, TransactionStatus
 
 # The &Charge service enum; only PAY_FOR_CHARGING_SESSION is built.
 SUPPORTED_SERVICES = {TransactionKind.PAY_FOR_CHARGING_SESSION.value}
@@ -20,6 +22,7 @@ EVSE_ID_RE = re.compile(r"^(([A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9\*]{1,30}
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{4})$")
 DECIMAL_RE = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
 GEO_RE = re.compile(r"^(-?\d{1,3}(?:\.\d{1,12})?),(-?\d{1,3}(?:\.\d{1,12})?)$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2,3}$")
 COUNTRY_CODES = {c.alpha_2 for c in pycountry.countries} | {c.alpha_3 for c in pycountry.countries}
 
 
@@ -34,38 +37,48 @@ def _invalid():
     return serializers.ValidationError("invalid", code="invalid")
 
 
-def evse_id_validator(value: str) -> None:
-    if not EVSE_ID_RE.fullmatch(value):
-        raise _invalid()
+class TextRule(RegexValidator):
+    """A value must match `regex` whole and pass `check` (a rule a regex cannot state, such as a range).
+
+    A RegexValidator so that the OpenAPI schema states the regex as the field's `pattern`.
+    """
+
+    def __init__(self, regex: re.Pattern, check=None):
+        super().__init__(regex.pattern)
+        self.rule, self.check = regex, check
+
+    def __call__(self, value: str) -> None:
+        if not self.rule.fullmatch(value) or (self.check is not None and not self.check(value)):
+            raise _invalid()
 
 
-def decimal_validator(value: str) -> None:
-    if value == "":
-        return
+def _decimal_ok(value: str) -> bool:
     try:
-        ok = DECIMAL_RE.fullmatch(value) and Decimal(value) >= 0
+        return Decimal(value) >= 0
     except InvalidOperation:
-        ok = False
-    if not ok:
-        raise _invalid()
+        return False
 
 
-def session_time_validator(value: str) -> None:
+def _session_time_ok(value: str) -> bool:
     try:
         parse_session_time(value)
     except ValueError:
-        raise _invalid() from None
+        return False
+    return True
 
 
-def geo_validator(value: str) -> None:
+def _geo_ok(value: str) -> bool:
     match = GEO_RE.fullmatch(value)
-    if not match or not (-90 <= float(match[1]) <= 90 and -180 <= float(match[2]) <= 180):
-        raise _invalid()
+    return bool(match) and -90 <= float(match[1]) <= 90 and -180 <= float(match[2]) <= 180
 
 
-def country_validator(value: str) -> None:
-    if value not in COUNTRY_CODES:
-        raise _invalid()
+evse_id_validator = TextRule(EVSE_ID_RE)
+session_time_validator = TextRule(TIMESTAMP_RE, _session_time_ok)
+country_validator = TextRule(COUNTRY_RE, lambda value: value in COUNTRY_CODES)
+
+
+geo_validator = TextRule(GEO_RE, _geo_ok)
+decimal_validator = TextRule(DECIMAL_RE, _decimal_ok)
 
 
 def _ssd(*validators, required=True, allow_blank=False):
@@ -97,13 +110,26 @@ class ServiceSpecificDataSerializer(StrictDictSerializerMixin, serializers.Seria
         return {key: value for key, value in attrs.items() if value is not None}
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "enum": sorted(SUPPORTED_SERVICES),
+        "description": "The service paid for. &Charge's CO2_OFFSET_CHARGING_SESSION and DONATE_FOR_CO2_OFFSET are "
+        "refused (INVALID_PARAMETER) until built.",
+    }
+)
+class ServiceField(StrictCharField):
+    pass
+
+
+@extend_schema_serializer(component_name="Transaction")  # with the split request suffix: &Charge's TransactionRequest
 class TransactionRequestSerializer(serializers.Serializer):
     """The &Charge TransactionRequest. Unknown top-level keys are ignored (forward compatibility)."""
 
     transactionId = StrictCharField(max_length=100)  # noqa: N815 (the contract's names)
     transactionReference = StrictCharField(max_length=100, required=False, allow_null=True, allow_blank=True)  # noqa: N815
-    service = StrictCharField(max_length=100)
-    kilometer = StrictIntegerField()
+    service = ServiceField(max_length=100)
+    kilometer = StrictIntegerField(min_value=1, max_value=settings.KM_MAX_PER_TRANSACTION)
     serviceSpecificData = ServiceSpecificDataSerializer()  # noqa: N815
 
     def validate_service(self, value):
@@ -115,6 +141,38 @@ class TransactionRequestSerializer(serializers.Serializer):
         if not 1 <= value <= settings.KM_MAX_PER_TRANSACTION:
             raise _invalid()
         return value
+
+
+CREATED_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$"
+
+# The seed's sample request and answer (seeds/000), the examples of the OpenAPI schema.
+SEED_REQUEST_EXAMPLE = {
+    "transactionId": "348328463873",
+    "transactionReference": "partner-20190423-0011",
+    "service": "PAY_FOR_CHARGING_SESSION",
+    "kilometer": 38,
+    "serviceSpecificData": {
+        "EVSE_ID": "DE*911E12345",
+        "CONSUMED_ENERGY_KWH": "12.234",
+        "SESSION_START": "2019-02-28T12:12:12.123Z",
+        "SESSION_END": "2019-02-28T15:48:12.888Z",
+        "GEO_POSITION_USER": "20.12366,21.23425",
+        "GEO_POSITION_CHARGEPOINT": "20.12345,21.23445",
+        "COUNTRY": "DE",
+        "CITY": "Eschborn",
+        "STREET": "Kölner Straße",
+        "HOUSE_NUMBER": "",
+    },
+}
+SEED_TRANSACTION_EXAMPLE = {
+    "transactionId": "348328463873",
+    "partner": "MSP Partner",
+    "kilometer": -38,
+    "status": "CONFIRMED",
+    "created": "2019-04-23T08:07:48.788+0000",
+    "type": "PAY_FOR_CHARGING_SESSION",
+    "address": "Kölner Straße, Eschborn",
+}
 
 
 def format_created(moment: datetime) -> str:
@@ -147,18 +205,19 @@ def transaction_representation(txn: Transaction) -> dict:
     }
 
 
+# Expects a Transaction annotated with `wallet_amount` (ledger.selectors); rendered by transaction_representation.
 class TransactionSerializer(serializers.Serializer):
-    """The &Charge Transaction (its schema). Expects a Transaction annotated with `wallet_amount` (ledger.selectors);
-    rendered by transaction_representation."""
+    """A kilometer transaction as the partner sees it; `kilometer` is signed from the user's view (a debit is < 0)."""
 
     transactionId = serializers.CharField(source="external_id")  # noqa: N815
     partner = serializers.CharField(source="partner.name")
     kilometer = serializers.IntegerField(source="wallet_amount")
-    status = serializers.CharField()
-    created = serializers.SerializerMethodField()
-    type = serializers.CharField(source="kind")
+    status = serializers.ChoiceField(choices=TransactionStatus.values, help_text="A reversed payment reads CANCELLED.")
+    created = serializers.SerializerMethodField(help_text="UTC, milliseconds, +0000: 2019-04-23T08:07:48.788+0000")
+    type = serializers.ChoiceField(choices=sorted(SUPPORTED_SERVICES), source="kind", help_text="The service paid for.")
     address = serializers.SerializerMethodField()
 
+    @extend_schema_field({"type": "string", "pattern": CREATED_PATTERN})
     def get_created(self, txn: Transaction) -> str:
         return format_created(txn.created_at)
 

@@ -1,15 +1,17 @@
 """&Charge partner API: kilometer payments, balance and transaction history (DESIGN §3)."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from accounts.api.andcharge import AndChargeView
 from core import errors
-from core.api.andcharge import ErrorSerializer
 from core.api.fields import validated
+from core.api.openapi import ANDCHARGE_TOO_LARGE, ANDCHARGE_UNAUTHORIZED, andcharge_errors
 from ledger import selectors, services
 
 from .serializers import (
+    SEED_REQUEST_EXAMPLE,
+    SEED_TRANSACTION_EXAMPLE,
     AccountSummarySerializer,
     TransactionRequestSerializer,
     TransactionSerializer,
@@ -18,17 +20,20 @@ from .serializers import (
 )
 
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10_000_000
 
-ERRORS = {
-    400: OpenApiResponse(
-        ErrorSerializer, description="INVALID_FORMAT, MANDATORY_PARAMETER_NOT_SET, PARAMETER_MAX_LENGTH, INVALID_PARAMETER"
-    ),
-    401: OpenApiResponse(ErrorSerializer, description="AUTHORIZATION_INVALID"),
-    403: OpenApiResponse(ErrorSerializer, description="ACCESS_DENIED: the token is not for this partnerId"),
-    404: OpenApiResponse(ErrorSerializer, description='REFERENCED_OBJECT_NOT_FOUND ["user", userId]'),
-    429: OpenApiResponse(ErrorSerializer, description="TOO_MANY_REQUESTS [retryAfterSeconds]"),
-    500: OpenApiResponse(ErrorSerializer, description="INTERNAL_ERROR [requestId]"),
-}
+# The errors of every partner call on a user's account, in the order they are checked.
+BAD_USER_ID = (errors.ParameterMaxLength("userId", 100), "PARAMETER_MAX_LENGTH userId: over 100 characters")
+FORBIDDEN = (errors.AccessDenied(), "ACCESS_DENIED: the token is not for this partnerId")
+RATE_LIMITED = (errors.TooManyRequests(12), "TOO_MANY_REQUESTS: over PARTNER_RATE_LIMIT; args is Retry-After")
+USER_NOT_FOUND = (errors.ObjectNotFound("user", "msp_001-unknown"), "REFERENCED_OBJECT_NOT_FOUND user: userId not linked (seed)")
+SEED_TRANSACTION = OpenApiExample("seed", value=SEED_TRANSACTION_EXAMPLE, summary="The seed's sample answer")
+USER_ID = OpenApiParameter(
+    "user_id",
+    {"type": "string", "maxLength": 100},
+    OpenApiParameter.PATH,
+    description="The partner's own user id (linked first).",
+)
 
 
 def _linked_wallet(view: AndChargeView, user_id: str):
@@ -53,12 +58,33 @@ class AccountTransactionsView(AndChargeView):
     @extend_schema(
         operation_id="createTransaction",
         summary="Pay for a charging session with kilometers",
+        description="Debits the linked user's kilometers in one balanced transaction. Checks run in this order: "
+        "token, partner, rate limit, body, already processed, user link, balance; a refused request (4xx) does not "
+        "use up its transactionId. Beyond what the schema states: SESSION_START/END must be real instants with "
+        "SESSION_END ≥ SESSION_START, GEO_POSITION_* in range (lat ±90, lon ±180), COUNTRY an ISO 3166 code "
+        "(INVALID_PARAMETER otherwise).",
+        parameters=[USER_ID],
         request=TransactionRequestSerializer,
+        examples=[OpenApiExample("seed", value=SEED_REQUEST_EXAMPLE, request_only=True, summary="The seed's sample request")],
         responses={
-            201: TransactionSerializer,
-            **ERRORS,
-            409: OpenApiResponse(ErrorSerializer, description="TRANSACTION_ALREADY_PROCESSED [transactionId]"),
-            422: OpenApiResponse(ErrorSerializer, description="ACCOUNT_BALANCE_NOT_SUFFICIENT [available, requested]"),
+            201: OpenApiResponse(TransactionSerializer, description="Paid", examples=[SEED_TRANSACTION]),
+            **andcharge_errors(
+                (errors.InvalidFormat("request body is not valid JSON"), "INVALID_FORMAT: the body is not a JSON object"),
+                (
+                    errors.MandatoryParameterNotSet("serviceSpecificData.EVSE_ID"),
+                    "MANDATORY_PARAMETER_NOT_SET: a key is missing or null",
+                ),
+                (errors.ParameterMaxLength("transactionId", 100), "PARAMETER_MAX_LENGTH: a text over its maximum"),
+                (errors.InvalidParameter(-5, "kilometer"), "INVALID_PARAMETER: any other bad value (seed)"),
+                BAD_USER_ID,
+                ANDCHARGE_UNAUTHORIZED,
+                FORBIDDEN,
+                USER_NOT_FOUND,
+                (errors.TransactionAlreadyProcessed("348328463873"), "TRANSACTION_ALREADY_PROCESSED: transactionId used (seed)"),
+                ANDCHARGE_TOO_LARGE,
+                (errors.InsufficientBalance(15, 25), "ACCOUNT_BALANCE_NOT_SUFFICIENT: [available, requested] (seed)"),
+                RATE_LIMITED,
+            ),
         },
     )
     def post(self, request, partner_id: str, user_id: str):
@@ -84,14 +110,34 @@ class AccountTransactionsView(AndChargeView):
     @extend_schema(
         operation_id="listTransactions",
         summary="This partner's transactions for one user, newest first",
+        description="Only this partner's payments; a reversed one reads CANCELLED.",
         parameters=[
-            OpenApiParameter("page", int, description="0-based page number", default=0),
-            OpenApiParameter("limit", int, description=f"page size, 1–{MAX_PAGE_SIZE}", default=20),
+            USER_ID,
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, description="0-based page number", default=0
+            ),
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, description="page size", default=20
+            ),
         ],
-        responses={200: TransactionSerializer(many=True), **ERRORS},
+        responses={
+            200: OpenApiResponse(
+                TransactionSerializer(many=True),
+                description="A page of transactions",
+                examples=[OpenApiExample("seed", value=[SEED_TRANSACTION_EXAMPLE], summary="One payment")],
+            ),
+            **andcharge_errors(
+                BAD_USER_ID,
+                (errors.InvalidParameter("-1", "page"), "INVALID_PARAMETER page: page or limit out of range"),
+                ANDCHARGE_UNAUTHORIZED,
+                FORBIDDEN,
+                USER_NOT_FOUND,
+                RATE_LIMITED,
+            ),
+        },
     )
     def get(self, request, partner_id: str, user_id: str):
-        page = _query_int(request, "page", 0, 0, 10_000_000)
+        page = _query_int(request, "page", 0, 0, MAX_PAGE)
         limit = _query_int(request, "limit", 20, 1, MAX_PAGE_SIZE)
         wallet = _linked_wallet(self, user_id)
         rows = selectors.partner_transactions_for_customer(partner=self.partner, customer_id=wallet.customer_id)
@@ -102,7 +148,22 @@ class AccountTransactionDetailView(AndChargeView):
     @extend_schema(
         operation_id="getTransaction",
         summary="One transaction by the partner's transactionId",
-        responses={200: TransactionSerializer, **ERRORS},
+        description="Learn the outcome of a payment whose answer was lost.",
+        parameters=[USER_ID],
+        responses={
+            200: OpenApiResponse(TransactionSerializer, description="The transaction", examples=[SEED_TRANSACTION]),
+            **andcharge_errors(
+                BAD_USER_ID,
+                ANDCHARGE_UNAUTHORIZED,
+                FORBIDDEN,
+                USER_NOT_FOUND,
+                (
+                    errors.ObjectNotFound("transaction", "348328463874"),
+                    "REFERENCED_OBJECT_NOT_FOUND transaction: no such transactionId",
+                ),
+                RATE_LIMITED,
+            ),
+        },
     )
     def get(self, request, partner_id: str, user_id: str, transaction_id: str):
         wallet = _linked_wallet(self, user_id)
@@ -116,7 +177,22 @@ class AccountView(AndChargeView):
     @extend_schema(
         operation_id="getAccount",
         summary="A linked user's kilometer balance",
-        responses={200: AccountSummarySerializer, **ERRORS},
+        description="kmPending sums OPEN transactions (none today).",
+        parameters=[USER_ID],
+        responses={
+            200: OpenApiResponse(
+                AccountSummarySerializer,
+                description="The balance",
+                examples=[
+                    OpenApiExample(
+                        "balance",
+                        value={"userId": "pcsUserId001", "kmAvailable": 62, "kmPending": 0},
+                        summary="After the seed's payment",
+                    )
+                ],
+            ),
+            **andcharge_errors(BAD_USER_ID, ANDCHARGE_UNAUTHORIZED, FORBIDDEN, USER_NOT_FOUND, RATE_LIMITED),
+        },
     )
     def get(self, request, partner_id: str, user_id: str):
         wallet = _linked_wallet(self, user_id)

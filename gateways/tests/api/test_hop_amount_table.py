@@ -25,15 +25,20 @@ PREVIOUS_BALANCE = 1234
 # (outcome, response code, description, GatewayMessage)
 A01 = ("approved", "00000", "Successful Request", "A01 - Approved")
 A05 = ("partially_approved", "00001", "Partial Authorization", "A05 - Partially Approved")
-D01 = ("declined", "30032", "Denied by customer's bank", "D01 - Denied by customer's bank")
-D05 = ("declined", "30023", "Invalid account number", "D05 - Invalid account number")
-D10 = ("declined", "30037", "Lost card", "D10 - Lost card")
-D30 = ("declined", "30072", "Call for authorization", "D30 - Call for authorization")
-D04 = ("declined", "30034", "Pick up card", "D04 - Pick up card")
-D08 = ("declined", "30025", "Invalid security code", "D08 - Invalid security code")
+D01 = ("declined", "30032", "Denied by customer's bank", "D01 - Denied by customer's bank (Issuer Unavailable)")
+D05 = ("declined", "30023", "Invalid Account Number", "D05 - Invalid card number (Invalid Account Number)")
+D10 = ("declined", "30037", "Card reported lost", "D10 - Card reported lost/stolen (Lost/Stolen Card)")
+D30 = ("declined", "30072", "Call for Authorization", "D30 - Call for Authorization (Referral)")
+D04 = ("declined", "30034", "Hold - Pick up card", "D04 - Hold - Pick up card (Pick Up Card)")
+D08 = ("declined", "30025", "Invalid Security Code", "D08 - CSC is invalid (Decline CSC/CID Fail)")
 D03 = ("declined", "30033", "Insufficient funds", "D03 - Insufficient funds")
-E02 = ("transient", "30022", "Processing network unavailable", "E02 - Processing network unavailable")
-E09 = ("transient", "10052", "Processing network error", "E09 - Processing network error")
+E02 = (
+    "transient",
+    "30022",
+    "Processing Network Unavailable",
+    "E02 - Processing Network Unavailable (System is temporarily unavailable)",
+)
+E09 = ("transient", "10052", "Processing Network Error", "E09 - Processing Network Error")
 
 AMOUNT_TABLE = [
     (1, D01),
