@@ -179,6 +179,8 @@ HOP_CODES = {
     10013: "Param is missing or the value is empty",
     10015: "Idempotency key in use",
     10016: "Idempotency key reused",
+    10017: "Too many requests (the service account's rate limit)",
+    10018: "Too many failed log-ins (this account from this address is locked out)",
 }
 
 
