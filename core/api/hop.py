@@ -1,7 +1,8 @@
 """The HOP API's envelope: every error leaves as `{"data": {"code", "message", "errors"}}` with its HTTP status.
 
 HOP codes (DESIGN §4): 10001 unknown route, 10004 record not found, 10005 unauthorized, 10006 charge
-failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency.
+failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency, 10017 the
+gateway bulkhead is full (503 with Retry-After).
 """
 
 import logging
@@ -21,9 +22,17 @@ logger = logging.getLogger("chargepay.api.hop")
 class HopError(Exception):
     """An error already in HOP's terms."""
 
-    def __init__(self, status: int, code: int, message: str, field_errors: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        field_errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(status, code, message)
         self.status, self.code, self.message, self.field_errors = status, code, message, field_errors or {}
+        self.headers = headers or {}
 
     def body(self) -> dict:
         return {"data": {"code": self.code, "message": self.message, "errors": self.field_errors}}
@@ -58,6 +67,14 @@ def to_hop_error(exc: Exception) -> HopError | None:
         return HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]})
     if isinstance(exc, errors.ChargeFailed):
         return HopError(406, 10006, "Charge transaction failure", {"charge": [str(exc.description)]})
+    if isinstance(exc, errors.GatewayBusy):
+        return HopError(
+            503,
+            10017,
+            "Card gateway busy",
+            {"charge": [f"nothing was charged; retry in {exc.retry_after_seconds} s"]},
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
     if isinstance(exc, errors.IdempotencyKeyInUse):
         return HopError(409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]})
     if isinstance(exc, errors.IdempotencyKeyReused):
@@ -81,7 +98,7 @@ def hop_exception_handler(exc: Exception, context: dict) -> Response:
     if error is None:
         logger.exception("unexpected error in the HOP API")
         error = HopError(500, 10001, "Generic default error", {"request": [f"internal error {current_request_id()}"]})
-    return Response(error.body(), status=error.status)
+    return Response(error.body(), status=error.status, headers=error.headers or None)
 
 
 class HopAPIView(APIView):

@@ -71,9 +71,13 @@ def ordered_metadata(metadata: dict) -> dict | None:
     return known | {name: value for name, value in metadata.items() if name not in known}
 
 
+# Approved and credited (a worker may have captured or settled it since): answered 201 with the authorized amount.
+APPROVED_STATUSES = (ChargeStatus.AUTHORIZED, ChargeStatus.CAPTURED, ChargeStatus.SETTLED)
+
+
 def charge_body(charge: CardCharge, balance_in_cents: int) -> dict:
     """`{"data": {"charge": {...}}}` as in the seed, plus `status`. `metadata` is the gateway's answer as is."""
-    credited = charge.status == ChargeStatus.AUTHORIZED
+    credited = charge.status in APPROVED_STATUSES
     return {
         "data": {
             "charge": {

@@ -8,14 +8,20 @@ from core import errors
 from core.api.hop import HopErrorSerializer, to_hop_error
 from core.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
 from gateways import selectors, services
-from gateways.models import ChargeStatus
 
-from .serializers import ChargeRequestSerializer, ChargeResponseSerializer, charge_body, parse_charge_request
+from .serializers import (
+    APPROVED_STATUSES,
+    ChargeRequestSerializer,
+    ChargeResponseSerializer,
+    charge_body,
+    parse_charge_request,
+)
 
 ERRORS = {
     401: OpenApiResponse(HopErrorSerializer, description="10005 Unauthorized"),
     406: OpenApiResponse(HopErrorSerializer, description="10004 Record not found; 10006 Charge transaction failure"),
     409: OpenApiResponse(HopErrorSerializer, description="10015 Idempotency key in use"),
+    503: OpenApiResponse(HopErrorSerializer, description="10017 Card gateway busy (Retry-After; nothing charged)"),
     422: OpenApiResponse(
         HopErrorSerializer, description="10012 Invalid Format; 10013 Param is missing or empty; 10016 key reused"
     ),
@@ -35,8 +41,8 @@ class _ChargeCreateView(HopView):
         body = request.data  # parse first: a broken body is 10012 whatever else is wrong
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            status, answer = self._charge(request, body, kwargs)
-            return Response(answer, status=status)
+            status, answer, headers = self._charge(request, body, kwargs)
+            return Response(answer, status=status, headers=headers)
         record, replay = idempotency_begin(
             client=request.user, key=key, fingerprint=request_fingerprint(method="POST", path=request.path, body=body)
         )
@@ -44,15 +50,19 @@ class _ChargeCreateView(HopView):
             status, replayed = replay
             return Response(replayed, status=status, headers={"Idempotent-Replayed": "true"})
         try:
-            status, answer = self._charge(request, body, kwargs)
+            status, answer, headers = self._charge(request, body, kwargs, idempotency_record=record)
         except BaseException:
             idempotency_release(record=record)
             raise
-        idempotency_complete(record=record, status=status, body=answer)
-        return Response(answer, status=status)
+        if status == 503:  # refused by the bulkhead before anything happened: the key stays retryable
+            idempotency_release(record=record)
+        else:
+            idempotency_complete(record=record, status=status, body=answer)
+        return Response(answer, status=status, headers=headers)
 
-    def _charge(self, request, body, kwargs) -> tuple[int, dict]:
-        """Run the charge and return (HTTP status, body); a refusal is rendered, not raised, so it can be stored."""
+    def _charge(self, request, body, kwargs, idempotency_record=None) -> tuple[int, dict, dict]:
+        """Run the charge and return (HTTP status, body, headers); a refusal is rendered, not raised, so it can be
+        stored."""
         try:
             customer = self.find_customer(request, **kwargs)
             if customer is None:
@@ -66,15 +76,19 @@ class _ChargeCreateView(HopView):
                     customer=customer, token=cleaned["token"], expires_at=cleaned["expires_at"]
                 )
             charge = services.card_charge_create(
-                requested_by=request.user, customer=customer, amount_cents=cleaned["amount_in_cents"], payment_method=method
+                requested_by=request.user,
+                customer=customer,
+                amount_cents=cleaned["amount_in_cents"],
+                payment_method=method,
+                idempotency_record=idempotency_record,
             )
         except errors.ChargepayError as refusal:
             error = to_hop_error(refusal)
             if error is None:
                 raise
-            return error.status, error.body()
-        status = 201 if charge.status == ChargeStatus.AUTHORIZED else 202
-        return status, charge_body(charge, selectors.cents_balance(customer_id=customer.pk))
+            return error.status, error.body(), error.headers
+        status = 201 if charge.status in APPROVED_STATUSES else 202
+        return status, charge_body(charge, selectors.cents_balance(customer_id=customer.pk)), {}
 
 
 class CustomerChargesView(_ChargeCreateView):
