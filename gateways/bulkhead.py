@@ -30,6 +30,15 @@ def _semaphore() -> threading.BoundedSemaphore:
         return _slots[1]
 
 
+def gateway_refuse_if_full() -> None:
+    """Raise GatewayBusy when no slot is free right now: lets a request be refused before it does any work. Only
+    a hint (a slot may be taken the next moment); gateway_slot() is the bound."""
+    semaphore = _semaphore()
+    if not semaphore.acquire(blocking=False):
+        raise GatewayBusy(RETRY_AFTER_SECONDS)
+    semaphore.release()
+
+
 @contextmanager
 def gateway_slot() -> Iterator[None]:
     """Hold one of this process's gateway slots for the block. Raises GatewayBusy at once when none is free."""

@@ -7,7 +7,7 @@ from accounts.api.hop import HopView
 from core import errors
 from core.api.hop import HopErrorSerializer, to_hop_error
 from core.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
-from gateways import selectors, services
+from gateways import bulkhead, selectors, services
 
 from .serializers import (
     APPROVED_STATUSES,
@@ -41,6 +41,9 @@ class _ChargeCreateView(HopView):
         body = request.data  # parse first: a broken body is 10012 whatever else is wrong
         key = request.headers.get("Idempotency-Key")
         if key is None:
+            # With the gateway's slots all taken, refuse before any lookup: cheap, nothing written. A request with a
+            # key claims it first, so a concurrent duplicate still gets 409 or the replay.
+            bulkhead.gateway_refuse_if_full()
             status, answer, headers = self._charge(request, body, kwargs)
             return Response(answer, status=status, headers=headers)
         record, replay = idempotency_begin(

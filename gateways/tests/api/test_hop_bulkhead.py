@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+from django.utils import timezone
 
 from core.models import IdempotencyRecord, IdempotencyStatus
 from gateways.models import CardCharge
@@ -47,6 +48,9 @@ def test_a_charge_beyond_the_bulkhead_is_refused_at_once_and_the_key_stays_retry
     started = time.monotonic()
     refused = requests.post(url, json={"charge": {"amount_in_cents": 600}}, headers={**hop, "Idempotency-Key": "b"}, timeout=5)
     refused_in = time.monotonic() - started
+    started = time.monotonic()
+    keyless = requests.post(url, json={"charge": {"amount_in_cents": 700}}, headers=hop, timeout=5)
+    keyless_in = time.monotonic() - started
     # The kilometer side of the same process is served while the gateway holds its slot.
     paid = requests.post(
         http_server + pay_url(user_id="pcsUserId001"),
@@ -58,10 +62,18 @@ def test_a_charge_beyond_the_bulkhead_is_refused_at_once_and_the_key_stays_retry
 
     assert (refused.status_code, refused.json(), refused.headers["Retry-After"]) == (503, GATEWAY_BUSY, "1")
     assert refused_in < 1.0
+    assert (keyless.status_code, keyless.json(), keyless.headers["Retry-After"], keyless_in < 1.0) == (
+        503,
+        GATEWAY_BUSY,
+        "1",
+        True,
+    )
     assert paid.status_code == 201, paid.content
-    assert len(requests_of(sandbox, "004")) == 1  # nothing sent for the refused charge
+    assert len(requests_of(sandbox, "004")) == 1  # nothing sent for the refused charges
     assert CardCharge.objects.count() == 1  # and nothing recorded
-    assert IdempotencyRecord.objects.get(key="b").status == IdempotencyStatus.IN_PROGRESS  # its lease ended at once
+    refused_key = IdempotencyRecord.objects.get(key="b")
+    assert (refused_key.status, refused_key.response_body) == (IdempotencyStatus.IN_PROGRESS, "")
+    assert refused_key.lease_until <= timezone.now()  # its lease ended at once: retryable
 
     slow.join(timeout=10)
     assert first["response"].status_code == 201
@@ -78,7 +90,9 @@ def test_a_charge_beyond_the_bulkhead_is_refused_at_once_and_the_key_stays_retry
     assert cents(hop_customer) == 1100
     assert Transaction.objects.filter(kind=TransactionKind.CARD_TOPUP).count() == 2
     assert wallet_of(funded_link.customer).balance == 100 - seed_request["kilometer"]
-    assert IdempotencyRecord.objects.get(key="b").status == IdempotencyStatus.COMPLETED
+    retried_key = IdempotencyRecord.objects.get(key="b")
+    assert (retried_key.status, retried_key.takeovers, retried_key.response_status) == (IdempotencyStatus.COMPLETED, 1, 201)
+    assert CardCharge.objects.get(idempotency_record=retried_key).amount_requested == 600
 
 
 def wait_for(predicate, what: str, timeout: float = 10.0):
