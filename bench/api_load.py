@@ -660,6 +660,13 @@ def main() -> int:
     parser.add_argument("--rows", nargs="*", help="only these modes (ping is always measured): pay pay-hot balance hop")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "2")))
+    parser.add_argument(
+        "--hop-pool-workers",
+        type=int,
+        default=0,
+        help="a separate gunicorn pool of this many processes for the bulkhead row's HOP clients (0: the one server"
+        " for all APIs, as docker-compose runs it)",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up load before the first round")
     parser.add_argument("--quiet-logs", action="store_true", help="LOG_LEVEL=WARNING for the server")
     parser.add_argument(
@@ -710,7 +717,26 @@ def main() -> int:
                 start_new_session=True,
             )
         )
+        web_pid = processes[-1].pid
         base = f"http://127.0.0.1:{web_port}"
+        hop_base = base
+        if args.hop_pool_workers:
+            # The production shape's second pool: the HOP API on its own gunicorn processes (docker-compose's
+            # web-hop), so a slow card gateway never holds a thread of the processes serving &Charge.
+            hop_port = free_port()
+            hop_env = dict(env, GUNICORN_BIND=f"127.0.0.1:{hop_port}", WEB_CONCURRENCY=str(args.hop_pool_workers))
+            processes.append(
+                subprocess.Popen(
+                    [str(Path(sys.executable).parent / "gunicorn"), "chargepay.wsgi:application", "-c", "gunicorn.conf.py"],
+                    cwd=ROOT,
+                    env=hop_env,
+                    stdout=server_log,
+                    stderr=server_log,
+                    start_new_session=True,
+                )
+            )
+            hop_base = f"http://127.0.0.1:{hop_port}"
+            wait_http(f"{hop_base}/v1/partners/{PARTNER}/ping")
         wait_http(f"http://127.0.0.1:{gateway_port}/_sandbox/health")
         wait_http(f"{base}/v1/partners/{PARTNER}/ping")
         print(f"gunicorn on {base} ({args.workers} workers × {args.threads} threads), sandbox on :{gateway_port}", flush=True)
@@ -747,7 +773,7 @@ def main() -> int:
                 if row.mode == SLOW_GATEWAY_MODE:
                     slow_gateway(gateway, SLOW_GATEWAY_SECONDS)
                     try:
-                        with HopClients(base, hop_jwt, tuple(credentials["cards"])) as hop_clients:
+                        with HopClients(hop_base, hop_jwt, tuple(credentials["cards"])) as hop_clients:
                             result = measure()
                     finally:
                         slow_gateway(gateway, None)
@@ -764,7 +790,7 @@ def main() -> int:
                 )
         if args.profile:
             hop = (hop_jwt or hop_token(base), hop_users)
-            warm_paid += profile_row(base, processes[-1].pid, credentials, users, args, hop)
+            warm_paid += profile_row(base, web_pid, credentials, users, args, hop)
     finally:
         for process in reversed(processes):
             if process.poll() is None:
