@@ -831,7 +831,7 @@ def main() -> int:
         "postgres": postgres_version(args.database_url),
         "commit": git_commit(),
         "command": args.command,
-        "server": f"gunicorn gthread, {args.workers} workers × {args.threads} threads",
+        "server": f"gunicorn gthread, {args.workers} workers × ({args.threads} + GATEWAY_CALLS_PER_PROCESS) threads",
     }
     table = render(rows, args, goals, checks)
     print()
