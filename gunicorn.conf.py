@@ -4,6 +4,11 @@ Workers and threads come from the environment so an operator sizes them to the m
 WEB_CONCURRENCY (processes, default 2 per core) and GUNICORN_THREADS (threads per process, default 2). A payment
 spends most of its time waiting for PostgreSQL, so a second thread per process overlaps that wait; more threads
 only add contention for the GIL.
+
+Each process also gets GATEWAY_CALLS_PER_PROCESS (default 1) more threads: the bulkhead's (gateways/bulkhead.py)
+slots for HOP charges waiting on the card gateway. A thread waiting there holds no CPU and no GIL, and the bulkhead
+lets no more than that many wait, so the GUNICORN_THREADS threads stay for everything else however slow the
+gateway gets.
 """
 
 import multiprocessing
@@ -11,7 +16,7 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2")) + int(os.environ.get("GATEWAY_CALLS_PER_PROCESS", "1"))
 worker_class = "gthread"
 # Keep-alive connections from a partner's HTTP client or the load balancer are reused instead of re-opened.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

@@ -22,6 +22,7 @@ import gzip
 import json
 import os
 import platform
+import random
 import re
 import resource
 import shutil
@@ -47,6 +48,12 @@ HOP_PASSWORD = "bench-hop-password-2026"
 HOT_BALANCE = 10**15
 WALLET_BALANCE = 10**12
 CARDS = 200  # customers u0.. with a card on record (HOP charges)
+# The bulkhead row: Charge&Pay at c=4 while every authorization takes SLOW_GATEWAY_SECONDS at the gateway and
+# HOP_CLIENTS HOP clients keep charging cards (each waits for its answer, and honours Retry-After on a 503).
+SLOW_GATEWAY_MODE = "pay-gw-slow"
+SLOW_GATEWAY_SECONDS = 3
+HOP_CLIENTS = 16
+BULKHEAD_CONNECTIONS = 4
 
 
 @dataclass
@@ -221,21 +228,101 @@ def hop_token(base: str) -> str:
     return response.json()["data"]["jwt"]
 
 
+PAYMENT_MODES = ("pay", "pay-hot", SLOW_GATEWAY_MODE)
+
+
+class HopClients:
+    """HOP_CLIENTS threads, each charging a card in a loop through the HOP API and waiting for the answer; a 503
+    (the bulkhead) is timed and its Retry-After honoured. Runs beside a wrk run of Charge&Pay."""
+
+    def __init__(self, base: str, jwt: str, customers: tuple[int, int], count: int = HOP_CLIENTS):
+        self.base, self.jwt, self.customers, self.count = base, jwt, customers, count
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.statuses: dict[str, int] = {}
+        self.refusal_seconds: list[float] = []
+        self.threads = [threading.Thread(target=self._client, args=(index,), daemon=True) for index in range(count)]
+
+    def __enter__(self) -> "HopClients":
+        for thread in self.threads:
+            thread.start()
+        time.sleep(0.5)  # every client is waiting on the gateway or has been refused once before wrk starts
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=SLOW_GATEWAY_SECONDS + 15)
+
+    def _client(self, index: int) -> None:
+        first, last = self.customers
+        headers = {"Authorization": f"Bearer {self.jwt}"}
+        with requests.Session() as session:
+            n = index
+            while not self.stop_event.is_set():
+                customer = first + n % (last - first + 1)
+                n += self.count
+                started = time.monotonic()
+                try:
+                    response = session.post(
+                        f"{self.base}/api/v1/users/{customer}/charges",
+                        json={"charge": {"amount_in_cents": 500}},
+                        headers=headers,
+                        timeout=SLOW_GATEWAY_SECONDS + 10,
+                    )
+                    status = str(response.status_code)
+                except requests.RequestException as error:
+                    response, status = None, type(error).__name__
+                elapsed = time.monotonic() - started
+                with self.lock:
+                    self.statuses[status] = self.statuses.get(status, 0) + 1
+                    if status == "503":
+                        self.refusal_seconds.append(elapsed)
+                if response is not None and response.status_code == 503:
+                    # Retry-After with jitter, as a well-behaved client does (no synchronised bursts).
+                    delay = float(response.headers.get("Retry-After", "1")) * random.uniform(1.0, 1.5)  # noqa: S311
+                    self.stop_event.wait(delay)
+
+    def summary(self) -> dict:
+        refusals = sorted(self.refusal_seconds)
+        return {
+            "hop_statuses": dict(self.statuses),
+            "hop_refused": len(refusals),
+            "hop_refused_max_s": refusals[-1] if refusals else 0.0,
+            "hop_refused_over_1s": sum(1 for seconds in refusals if seconds >= 1.0),
+        }
+
+
+def slow_gateway(gateway: str, seconds: float | None) -> None:
+    """Every authorization takes `seconds` at the sandbox (booked, then answered late), or none (None)."""
+    if seconds is None:
+        requests.post(f"{gateway}/_sandbox/reset", timeout=10).raise_for_status()
+        return
+    fault = {"kind": "slow", "request_type": "004", "seconds": seconds, "record": True, "count": 1_000_000}
+    requests.post(f"{gateway}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+
+
 def run_wrk(base: str, row: Row, token: str, users: str, duration: float, nonce: str) -> dict:
     threads = min(2, row.connections)
+    wrk_mode = "pay" if row.mode == SLOW_GATEWAY_MODE else row.mode
     command = [
         "wrk", f"-t{threads}", f"-c{row.connections}", f"-d{int(duration)}s", "--timeout", "5s", "-s", str(WRK_SCRIPT),
-        base, "--", row.mode, token, nonce, users, PARTNER,
+        base, "--", wrk_mode, token, nonce, users, PARTNER,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
     data = json.loads(line.removeprefix("BENCH_JSON "))
-    expected = {"pay": 201, "pay-hot": 201, "hop": 201}.get(row.mode, 200)
-    data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
+    expected = {"pay": 201, "pay-hot": 201, "hop": 201, SLOW_GATEWAY_MODE: 201}.get(row.mode, 200)
+    # A HOP charge beyond the bulkhead's slots (one gateway call per process) is answered 503 10019 by design:
+    # counted as shed, not as an error (wrk does not honour Retry-After).
+    shed = data["statuses"].get("503", 0) if row.mode == "hop" else 0
+    data["shed"] = shed
+    data["rps"] = (data["requests"] - shed) / (data["duration_us"] / 1e6)  # charges answered, not refusals
     data["errors"] = (
         data["socket_errors"]
         + data["timeouts"]
         + sum(count for status, count in data["statuses"].items() if int(status) != expected)
+        - shed
     )
     data["ok"] = data["statuses"].get(str(expected), 0)
     return data
@@ -389,8 +476,20 @@ def build_rows(args) -> list[Row]:
     rows += [Row(f"Charge&Pay POST, one hot wallet c={c}", "pay-hot", c) for c in args.concurrency]
     rows.append(Row(f"GET balance c={args.read_concurrency}", "balance", args.read_concurrency))
     rows.append(Row(f"HOP charge POST (sandbox) c={args.read_concurrency}", "hop", args.read_concurrency))
+    c = BULKHEAD_CONNECTIONS
+    if c not in args.concurrency:
+        rows.append(Row(f"Charge&Pay POST, {args.wallets} wallets c={c}", "pay", c))
+    rows.append(
+        Row(
+            f"Charge&Pay c={c} while the gateway takes {SLOW_GATEWAY_SECONDS} s and {HOP_CLIENTS} HOP clients wait",
+            SLOW_GATEWAY_MODE,
+            c,
+        )
+    )
     if args.rows:
         wanted = set(args.rows)
+        if SLOW_GATEWAY_MODE in wanted:
+            wanted.add("pay")  # its reference: Charge&Pay alone at the same concurrency, in the same round
         rows = [row for row in rows if row.mode in wanted or (row.mode == "ping")]
     return rows
 
@@ -497,6 +596,20 @@ def evaluate_goals(rows: list[Row], checks: dict) -> list[tuple[str, bool | None
         goals.append(("one hot wallet c=16 ≥ 60 % of spread c=16", hot_ratio >= 0.6, f"{hot_ratio:.0%}"))
         goals.append(("one hot wallet zero errors", hot16.errors == 0, f"{hot16.errors} errors"))
     goals.append(("never a negative balance; ledger consistent", checks["ok"], f"hot wallet {checks['hot_wallet_balance']:,}"))
+    slow = by_key.get((SLOW_GATEWAY_MODE, BULKHEAD_CONNECTIONS))
+    alone = by_key.get(("pay", BULKHEAD_CONNECTIONS))
+    if slow and alone:
+        slow_ratio = ratio(slow, alone)
+        refused = sum(run["hop_refused"] for run in slow.runs)
+        late = sum(run["hop_refused_over_1s"] for run in slow.runs)
+        slowest = max(run["hop_refused_max_s"] for run in slow.runs)
+        goals.append(
+            (f"Charge&Pay c={BULKHEAD_CONNECTIONS}, slow gateway ≥ 80 % of alone", slow_ratio >= 0.8, f"{slow_ratio:.0%}")
+        )
+        goals.append(("Charge&Pay beside the slow gateway zero errors", slow.errors == 0, f"{slow.errors} errors"))
+        goals.append(
+            ("HOP charges refused by the bulkhead answered within 1 s", late == 0, f"{refused} refused, slowest {slowest:.3f} s")
+        )
     hop = next((row for row in rows if row.mode == "hop"), None)
     ping_same = hop and by_key.get(("ping", hop.connections))
     if hop and ping_same:
@@ -519,6 +632,14 @@ def render(rows: list[Row], args, goals, checks) -> str:
             f"| {row.name} | {row.rps:,.0f} | {row.median('p50_us') / 1000:.1f} | {row.median('p99_us') / 1000:.1f} |"
             f" {row.errors} | {to_ping} | {loads} |"
         )
+    hop_row = next((row for row in rows if row.mode == "hop"), None)
+    if hop_row and any(run.get("shed") for run in hop_row.runs):
+        lines.append("")
+        lines.append(
+            f"{hop_row.name}: answered 503 10019 by the bulkhead (one gateway call per process; wrk retries at once): "
+            + ", ".join(str(run.get("shed", 0)) for run in hop_row.runs)
+            + " per round; not counted as errors."
+        )
     lines.append("")
     lines.append(
         f"Median of {args.runs} interleaved rounds of {args.duration:g} s runs; a ratio is the median over the rounds of"
@@ -526,6 +647,17 @@ def render(rows: list[Row], args, goals, checks) -> str:
         " Errors are the sum over the rounds: any status other than the expected 200/201, socket errors, timeouts."
         " Load avg: the 1-minute load average when each run started (the machine is shared)."
     )
+    slow = by_key.get((SLOW_GATEWAY_MODE, BULKHEAD_CONNECTIONS))
+    if slow:
+        lines.append("")
+        lines.append(
+            f"{slow.name}: every authorization takes {SLOW_GATEWAY_SECONDS} s at the sandbox; {HOP_CLIENTS} HOP clients"
+            " charge cards meanwhile, each waiting for its answer and honouring Retry-After. Their answers, per round: "
+            + "; ".join(f"{run['hop_statuses']} (503 slowest {run['hop_refused_max_s']:.3f} s)" for run in slow.runs)
+            + f". Ratio to Charge&Pay c={BULKHEAD_CONNECTIONS} alone (same round, back to back): "
+            + (f"{ratio(slow, by_key[('pay', BULKHEAD_CONNECTIONS)]):.0%}" if ("pay", BULKHEAD_CONNECTIONS) in by_key else "n/a")
+            + "."
+        )
     lines.append("")
     lines.append("| goal | result | measured |")
     lines.append("|---|---|---|")
@@ -546,6 +678,13 @@ def main() -> int:
     parser.add_argument("--rows", nargs="*", help="only these modes (ping is always measured): pay pay-hot balance hop")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", "2")))
+    parser.add_argument(
+        "--hop-pool-workers",
+        type=int,
+        default=0,
+        help="a separate gunicorn pool of this many processes for the bulkhead row's HOP clients (0: the one server"
+        " for all APIs, as docker-compose runs it)",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up load before the first round")
     parser.add_argument("--quiet-logs", action="store_true", help="LOG_LEVEL=WARNING for the server")
     parser.add_argument(
@@ -596,7 +735,26 @@ def main() -> int:
                 start_new_session=True,
             )
         )
+        web_pid = processes[-1].pid
         base = f"http://127.0.0.1:{web_port}"
+        hop_base = base
+        if args.hop_pool_workers:
+            # The production shape's second pool: the HOP API on its own gunicorn processes (docker-compose's
+            # web-hop), so a slow card gateway never holds a thread of the processes serving &Charge.
+            hop_port = free_port()
+            hop_env = dict(env, GUNICORN_BIND=f"127.0.0.1:{hop_port}", WEB_CONCURRENCY=str(args.hop_pool_workers))
+            processes.append(
+                subprocess.Popen(
+                    [str(Path(sys.executable).parent / "gunicorn"), "chargepay.wsgi:application", "-c", "gunicorn.conf.py"],
+                    cwd=ROOT,
+                    env=hop_env,
+                    stdout=server_log,
+                    stderr=server_log,
+                    start_new_session=True,
+                )
+            )
+            hop_base = f"http://127.0.0.1:{hop_port}"
+            wait_http(f"{hop_base}/v1/partners/{PARTNER}/ping")
         wait_http(f"http://127.0.0.1:{gateway_port}/_sandbox/health")
         wait_http(f"{base}/v1/partners/{PARTNER}/ping")
         print(f"gunicorn on {base} ({args.workers} workers × {args.threads} threads), sandbox on :{gateway_port}", flush=True)
@@ -604,7 +762,8 @@ def main() -> int:
         rows = build_rows(args)
         users = str(args.wallets)
         hop_users = f"{credentials['cards'][0]}-{credentials['cards'][1]}"
-        hop_jwt = hop_token(base) if any(row.mode == "hop" for row in rows) else ""
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        hop_jwt = hop_token(base) if any(row.mode in ("hop", SLOW_GATEWAY_MODE) for row in rows) else ""
         warm_paid = 0  # the warm-up's payments are in the ledger too
         if args.warmup:
             token = partner_token(base, credentials)
@@ -618,14 +777,27 @@ def main() -> int:
             for row in run_order(rows, round_number):
                 token = hop_jwt if row.mode == "hop" else partner_token(base, credentials)
                 load = load_average()
-                result = run_wrk(
-                    base,
-                    row,
-                    token,
-                    hop_users if row.mode == "hop" else users,
-                    args.duration,
-                    f"r{round_number}{row.mode}{row.connections}",
-                )
+
+                def measure(row=row, token=token, round_number=round_number):
+                    return run_wrk(
+                        base,
+                        row,
+                        token,
+                        hop_users if row.mode == "hop" else users,
+                        args.duration,
+                        f"r{round_number}{row.mode}{row.connections}",
+                    )
+
+                if row.mode == SLOW_GATEWAY_MODE:
+                    slow_gateway(gateway, SLOW_GATEWAY_SECONDS)
+                    try:
+                        with HopClients(hop_base, hop_jwt, tuple(credentials["cards"])) as hop_clients:
+                            result = measure()
+                    finally:
+                        slow_gateway(gateway, None)
+                    result.update(hop_clients.summary())
+                else:
+                    result = measure()
                 result["load"] = load
                 row.runs.append(result)
                 print(
@@ -636,7 +808,7 @@ def main() -> int:
                 )
         if args.profile:
             hop = (hop_jwt or hop_token(base), hop_users)
-            warm_paid += profile_row(base, processes[-1].pid, credentials, users, args, hop)
+            warm_paid += profile_row(base, web_pid, credentials, users, args, hop)
     finally:
         for process in reversed(processes):
             if process.poll() is None:
@@ -649,8 +821,8 @@ def main() -> int:
 
     checks = ledger_checks(
         args.database_url,
-        sum(run["ok"] for row in rows if row.mode in ("pay", "pay-hot") for run in row.runs) + warm_paid,
-        sum(row.connections * len(row.runs) for row in rows if row.mode in ("pay", "pay-hot"))
+        sum(run["ok"] for row in rows if row.mode in PAYMENT_MODES for run in row.runs) + warm_paid,
+        sum(row.connections * len(row.runs) for row in rows if row.mode in PAYMENT_MODES)
         + 8 * bool(args.warmup)
         + 16 * args.profile,
     )
@@ -661,7 +833,7 @@ def main() -> int:
         "postgres": postgres_version(args.database_url),
         "commit": git_commit(),
         "command": args.command,
-        "server": f"gunicorn gthread, {args.workers} workers × {args.threads} threads",
+        "server": f"gunicorn gthread, {args.workers} workers × ({args.threads} + GATEWAY_CALLS_PER_PROCESS) threads",
     }
     table = render(rows, args, goals, checks)
     print()

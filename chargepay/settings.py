@@ -229,6 +229,15 @@ GATEWAY_PASSWORD = env("GATEWAY_PASSWORD", default="sandbox")
 GATEWAY_MERCHANT_CODE = env("GATEWAY_MERCHANT_CODE", default="100")
 GATEWAY_MERCHANT_ACCOUNT_CODE = env("GATEWAY_MERCHANT_ACCOUNT_CODE", default="1000")
 GATEWAY_TIMEOUT_SECONDS = env.float("GATEWAY_TIMEOUT_SECONDS", default=10.0)
+GATEWAY_CONNECT_TIMEOUT_SECONDS = env.float("GATEWAY_CONNECT_TIMEOUT_SECONDS", default=3.0)
+# An in-progress Idempotency-Key is held this long: the longest request (connect + read timeout of its one
+# gateway call) plus a margin for the database work around it. Past it a retry takes the key over.
+IDEMPOTENCY_LEASE_SECONDS = env.float(
+    "IDEMPOTENCY_LEASE_SECONDS", default=GATEWAY_CONNECT_TIMEOUT_SECONDS + GATEWAY_TIMEOUT_SECONDS + 5.0
+)
+# Bulkhead: how many web threads of one process may wait for the gateway at once; a HOP charge beyond that is
+# answered 503 10019 at once (nothing charged, its Idempotency-Key free again). See README, "The HOP API".
+GATEWAY_CALLS_PER_PROCESS = env.int("GATEWAY_CALLS_PER_PROCESS", default=1)
 
 # --- Security (production: DEBUG off) ---------------------------------------------------------
 if not DEBUG:

@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     WORK_IN_PROGRESS = "WORK_IN_PROGRESS"
     CHARGE_STATE_CONFLICT = "CHARGE_STATE_CONFLICT"
     API_KEY_ALREADY_REVOKED = "API_KEY_ALREADY_REVOKED"
+    GATEWAY_BUSY = "GATEWAY_BUSY"
 
 
 class ChargepayError(Exception):
@@ -191,6 +192,14 @@ class ChargeFailed(ChargepayError):
 
     fields = ("description",)
     code, status = ErrorCode.CHARGE_FAILED, 406
+
+
+class GatewayBusy(ChargepayError):
+    """This process already has as many requests waiting for the card gateway as it may (the bulkhead):
+    refused before anything was recorded or sent; the same request may be retried after `retry_after_seconds`."""
+
+    fields = ("retry_after_seconds",)
+    code, status = ErrorCode.GATEWAY_BUSY, 503
 
 
 class IdempotencyKeyInUse(ChargepayError):

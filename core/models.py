@@ -13,7 +13,8 @@ class IdempotencyRecord(models.Model):
     """The first request made with an `Idempotency-Key` by one API client, and the answer it got.
 
     UNIQUE(client, key): of concurrent requests with one key exactly one inserts the row and runs;
-    the others see it IN_PROGRESS (409) or, once COMPLETED, get the stored answer replayed.
+    the others see it IN_PROGRESS (409) or, once COMPLETED, get the stored answer replayed. An IN_PROGRESS
+    record whose lease ran out is taken over by the next identical request (see core.idempotency).
     Kept at least IDEMPOTENCY_RETENTION_HOURS (manage.py purge_idempotency_keys deletes older ones).
     """
 
@@ -25,6 +26,10 @@ class IdempotencyRecord(models.Model):
     # The answer as JSON text: PostgreSQL's jsonb would not keep key order, and a replay must be the same answer.
     response_body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # While IN_PROGRESS: the request that holds the key may run until then (a little longer than the longest
+    # request). Past it the holder is presumed dead and a retry with the same request takes the key over.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    takeovers = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

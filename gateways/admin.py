@@ -61,6 +61,24 @@ class DebtFilter(admin.SimpleListFilter):
         return queryset
 
 
+class StaffAttentionFilter(admin.SimpleListFilter):
+    """What staff must look at beyond the REVIEW status: a pending authorization parked on a 30036 answer (the
+    sweeper no longer re-sends it) and captures recorded on a 30036 answer that only the batch confirms."""
+
+    title = "needs staff"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("parked", "pending, parked for review"), ("unconfirmed", "capture unconfirmed (30036)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "parked":
+            return queryset.filter(status=ChargeStatus.PENDING).exclude(review_reason="")
+        if self.value() == "unconfirmed":
+            return queryset.filter(capture_unconfirmed=True)
+        return queryset
+
+
 @admin.register(CardCharge)
 class CardChargeAdmin(ReadOnlyModelAdmin):
     list_display = (
@@ -74,7 +92,7 @@ class CardChargeAdmin(ReadOnlyModelAdmin):
         "card",
         "created_at",
     )
-    list_filter = ("status", DebtFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
+    list_filter = ("status", DebtFilter, StaffAttentionFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
     list_select_related = ("customer", "partner", "payment_method")
     search_fields = ("=gateway_transaction_id", "=gateway_trans_id", "=capture_gateway_trans_id", "customer__email")
     search_help_text = "Gateway transaction ids, customer email; a number also matches a charge or customer id"

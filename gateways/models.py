@@ -106,6 +106,10 @@ class CardCharge(models.Model):
     # Capture: our TransactionID for the 019 request, the same on every retry; the gateway's capture id.
     capture_transaction_id = models.CharField(max_length=60, blank=True)
     capture_gateway_trans_id = models.CharField(max_length=60, blank=True)
+    capture_unconfirmed = models.BooleanField(
+        default=False,
+        help_text="Recorded as captured on a 30036 answer to a re-sent capture: only the batch confirms it.",
+    )
     capture_ledger_transaction = models.OneToOneField(
         "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_capture"
     )
@@ -131,6 +135,11 @@ class CardCharge(models.Model):
     refunded_at = models.DateTimeField(null=True, blank=True)
     debt_cents = models.BigIntegerField(
         default=0, help_text="Credited cents the wallet could not give back after a failed capture."
+    )
+    # The Idempotency-Key request that made the charge: a retry that takes the key over finishes this charge
+    # (same TransactionID) instead of making another. Written in the charge's own INSERT, so no window.
+    idempotency_record = models.OneToOneField(
+        "core.IdempotencyRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="card_charge"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     authorized_at = models.DateTimeField(null=True, blank=True)

@@ -23,12 +23,14 @@ from core.errors import (
     WorkInProgress,
 )
 from core.masking import last_four
+from core.models import IdempotencyRecord
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
-from . import lock_objects, queue, selectors
+from . import bulkhead, lock_objects, queue, selectors
 from .bridgecomm import client as bridgecomm
+from .bridgecomm import codes as bridgecomm_codes
 from .bridgecomm.types import GatewayResult, Outcome
 from .models import (
     REFUNDABLE_STATUSES,
@@ -64,56 +66,122 @@ def payment_method_store(*, customer: Customer, partner: Partner, token: str, ex
 
 
 def card_charge_create(
-    *, requested_by: User, customer: Customer, amount_cents: int, payment_method: PaymentMethod | None = None
+    *,
+    requested_by: User,
+    customer: Customer,
+    amount_cents: int,
+    payment_method: PaymentMethod | None = None,
+    idempotency_record: IdempotencyRecord | None = None,
 ) -> CardCharge:
     """Charge the customer's card and, on approval, credit the authorized amount to the cents wallet.
 
-    1. The charge is committed as PENDING with a fresh gateway TransactionID before the gateway is called,
-       so a crash at any point leaves a row that the resolver (issue: settlement) finds and finishes by
-       re-sending the same TransactionID.
-    2. The gateway's sale-auth runs outside any transaction.
+    1. The charge is committed as PENDING with a fresh gateway TransactionID (and the request's Idempotency-Key
+       record, in the same INSERT) before the gateway is called, so a crash at any point leaves a row that the
+       resolver finds and finishes by re-sending the same TransactionID.
+    2. The gateway's sale-auth runs outside any transaction, holding a bulkhead slot (gateways.bulkhead).
     3. card_charge_record_authorization applies the answer in one transaction.
+    A request that took over an Idempotency-Key (its first holder died) finishes the charge the first attempt
+    made, if it made one (card_charge_resume): never a second charge.
     Returns the charge AUTHORIZED (credited) or PENDING (unknown outcome, nothing credited).
     The card is `payment_method` or the card on record, and either way one the requester's partner stored.
-    Raises PaymentDetailsMissing; ChargeFailed (declined, or the gateway said nothing was charged).
+    Raises PaymentDetailsMissing; ChargeFailed (declined, or the gateway said nothing was charged); GatewayBusy
+    (no bulkhead slot free: nothing recorded, nothing sent).
     """
+    if idempotency_record is not None and idempotency_record.takeovers:
+        earlier = CardCharge.objects.filter(idempotency_record=idempotency_record).first()
+        if earlier is not None:
+            return card_charge_resume(charge_id=earlier.pk)
     method = payment_method or selectors.payment_method_on_record(customer=customer, partner=requested_by.partner)
     if method is None or method.partner_id != requested_by.partner_id:
         raise PaymentDetailsMissing()
-    charge = CardCharge.objects.create(
-        customer=customer,
-        payment_method=method,
-        requested_by=requested_by,
-        partner=requested_by.partner,
-        amount_requested=amount_cents,
-        gateway_transaction_id=uuid.uuid4().hex,
-        work_enqueued_at=timezone.now(),  # the request itself is working on it: the sweeper waits
-    )
-    result = bridgecomm.authorize(
-        transaction_id=charge.gateway_transaction_id,
-        token=method.token,
-        expiration_mmyy=method.expiration_mmyy,
-        amount_cents=amount_cents,
-        invoice_num=str(charge.pk),
-        customer_account_code=str(customer.pk),
-    )
-    charge = card_charge_record_authorization(charge_id=charge.pk, result=result)
+    with bulkhead.gateway_slot():
+        try:
+            with transaction.atomic():
+                charge = CardCharge.objects.create(
+                    customer=customer,
+                    payment_method=method,
+                    requested_by=requested_by,
+                    partner=requested_by.partner,
+                    amount_requested=amount_cents,
+                    gateway_transaction_id=uuid.uuid4().hex,
+                    idempotency_record=idempotency_record,
+                    work_enqueued_at=timezone.now(),  # the request itself is working on it: the sweeper waits
+                )
+        except IntegrityError:
+            if idempotency_record is None:
+                raise
+            charge = None
+        if charge is not None:
+            return _authorize_and_record(charge, resent=False)
+    # The holder we took the key over from was alive after all and made the charge: finish that one.
+    return card_charge_resume(charge_id=CardCharge.objects.get(idempotency_record=idempotency_record).pk)
+
+
+def card_charge_resume(*, charge_id: int) -> CardCharge:
+    """Finish a charge an earlier request began (it died; a retry took its Idempotency-Key over).
+
+    A PENDING charge is authorized again with the identical request and the same TransactionID (the gateway
+    answers what it did the first time and never charges twice); any other charge is already decided and is
+    returned as it stands. Raises ChargeFailed (declined or failed), GatewayBusy (bulkhead full, nothing sent).
+    """
+    charge = CardCharge.objects.select_related("payment_method").get(pk=charge_id)
+    if charge.status == ChargeStatus.PENDING and not charge.review_reason:
+        with bulkhead.gateway_slot():
+            return _authorize_and_record(charge, resent=True)
     if charge.status in (ChargeStatus.DECLINED, ChargeStatus.FAILED):
         raise ChargeFailed(charge.response_description or "Charge failed")
     return charge
 
 
-def card_charge_record_authorization(*, charge_id: int, result: GatewayResult) -> CardCharge:
+def _authorize_and_record(charge: CardCharge, *, resent: bool) -> CardCharge:
+    """Send the charge's sale-auth (its TransactionID, its amount) and apply the answer. The caller holds a
+    bulkhead slot. Raises ChargeFailed (declined, or nothing charged)."""
+    if resent:  # the request itself is working on it again: the sweeper waits
+        CardCharge.objects.filter(pk=charge.pk, status=ChargeStatus.PENDING).update(work_enqueued_at=timezone.now())
+    method = charge.payment_method
+    result = bridgecomm.authorize(
+        transaction_id=charge.gateway_transaction_id,
+        token=method.token,
+        expiration_mmyy=method.expiration_mmyy,
+        amount_cents=charge.amount_requested,
+        invoice_num=str(charge.pk),
+        customer_account_code=str(charge.customer_id),
+    )
+    charge = card_charge_record_authorization(charge_id=charge.pk, result=result, resent=resent)
+    if charge.status in (ChargeStatus.DECLINED, ChargeStatus.FAILED):
+        raise ChargeFailed(charge.response_description or "Charge failed")
+    return charge
+
+
+def duplicate_of_an_earlier_send(result: GatewayResult, *, resent: bool) -> bool:
+    """A 30036 Duplicate Transaction answer to a TransactionID we sent before: the gateway holds the earlier
+    request under that TransactionID, so the answer proves the first send reached it and says nothing about
+    its outcome. It is never a refusal."""
+    return resent and result.response_code == bridgecomm_codes.DUPLICATE_TRANSACTION
+
+
+def card_charge_record_authorization(*, charge_id: int, result: GatewayResult, resent: bool = False) -> CardCharge:
     """Record an authorization answer for a charge and apply it, in one transaction.
 
     Locks the charge row. Only a PENDING charge moves (so a late or repeated answer never credits twice):
     approved → AUTHORIZED with the wallet credited the authorized amount; declined → DECLINED; the gateway
-    said nothing was done → FAILED; unknown → stays PENDING. The attempt is recorded in every case.
+    said nothing was done → FAILED; unknown → stays PENDING. `resent`: the TransactionID was sent before;
+    then a 30036 answer leaves the charge PENDING, parked for staff review (`review_reason`; the sweeper
+    skips it): the gateway may hold an approval we never heard. The attempt is recorded in every case.
     """
     with transaction.atomic():
         charge = lock_objects.card_charge_lock(charge_id=charge_id)
         _record_attempt(charge, result)
         if charge.status != ChargeStatus.PENDING or result.outcome == Outcome.UNKNOWN:
+            return charge
+        if duplicate_of_an_earlier_send(result, resent=resent):
+            charge.work_lease_until = None
+            charge.review_reason = (
+                f"authorization outcome unknown: the re-sent request was answered {result.response_code} "
+                f"{result.response_description}; the gateway holds the first one (ask it, or wait for the batch)"
+            )[:255]
+            charge.save(update_fields=["work_lease_until", "review_reason", "updated_at"])
+            logger.warning("card charge %s needs review: %s", charge.pk, charge.review_reason)
             return charge
         charge.work_lease_until = None
         charge.response_code = result.response_code
@@ -222,7 +290,10 @@ def card_charge_capture(*, charge_id: int) -> CardCharge | None:
         if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
             charge.work_lease_until = None
             charge.save(update_fields=["work_lease_until", "updated_at"])
-        elif result.outcome == Outcome.APPROVED:
+        elif result.outcome == Outcome.APPROVED or duplicate_of_an_earlier_send(result, resent=charge.work_attempts > 1):
+            # On a 30036 to a re-sent capture the gateway holds our first 019: recorded as captured, to be
+            # confirmed by the batch (reconciliation matches it by its TransactionID and reports it if absent).
+            charge.capture_unconfirmed = result.outcome != Outcome.APPROVED
             charge.capture_ledger_transaction = ledger_services.card_funds_move(
                 kind=TransactionKind.CARD_CAPTURE,
                 customer_id=charge.customer_id,
@@ -268,6 +339,9 @@ def card_charge_resolve(*, charge_id: int) -> CardCharge | None:
     charge = charge_work_claim(charge_id=charge_id, status=ChargeStatus.PENDING)
     if charge is None:
         return None
+    if charge.review_reason:  # parked for staff: re-sending would only get the same 30036
+        _work_release(charge.pk)
+        return charge
     method = charge.payment_method
     result = bridgecomm.authorize(
         transaction_id=charge.gateway_transaction_id,
@@ -277,8 +351,8 @@ def card_charge_resolve(*, charge_id: int) -> CardCharge | None:
         invoice_num=str(charge.pk),
         customer_account_code=str(charge.customer_id),
     )
-    charge = card_charge_record_authorization(charge_id=charge.pk, result=result)
-    if charge.status == ChargeStatus.PENDING:
+    charge = card_charge_record_authorization(charge_id=charge.pk, result=result, resent=True)
+    if charge.status == ChargeStatus.PENDING and not charge.review_reason:
         _work_release(charge.pk)
         raise GatewayNotDone(result.error or result.outcome)
     return charge
@@ -343,6 +417,7 @@ def charges_sweep() -> dict[str, int]:
     due = now - timedelta(seconds=settings.CHARGE_SWEEP_AFTER_SECONDS)
     stuck = (
         CardCharge.objects.filter(status__in=WORK_STATUSES)
+        .exclude(status=ChargeStatus.PENDING, review_reason__gt="")  # parked for staff review
         .filter(Q(work_lease_until__isnull=True) | Q(work_lease_until__lt=now))
         .filter(Q(work_enqueued_at__isnull=True) | Q(work_enqueued_at__lt=due))
         .order_by("pk")

@@ -8,7 +8,8 @@
 - Gateway matching, per batch closed on the business date, against the gateway's CSV (an uploaded
   GatewayBatchFile, else the export at GATEWAY_BATCH_EXPORT_URL), by the capture's GatewayTransID:
   missing_at_gateway, missing_in_ledger, amount_mismatch, status_mismatch, duplicate_at_gateway,
-  batch_unavailable.
+  batch_unavailable. A capture recorded on a 30036 answer (no GatewayTransID heard) is matched by its capture
+  TransactionID instead.
 """
 
 import csv
@@ -191,12 +192,17 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
     at_gateway: dict[str, list[dict]] = {}
     for row in rows:
         at_gateway.setdefault(row["GatewayTransID"], []).append(row)
-    ours = {
-        c.capture_gateway_trans_id: c
-        for c in CardCharge.objects.filter(batch_id=cycle_code).only(
-            "pk", "capture_gateway_trans_id", "amount_authorized", "status"
-        )
-    }
+    # A capture recorded on a 30036 answer never heard its GatewayTransID: the batch row carrying its capture
+    # TransactionID confirms it; without one it is missing_at_gateway under its TransactionID.
+    by_transaction_id = {row.get("TransactionID", ""): row["GatewayTransID"] for row in rows}
+    ours = {}
+    for c in CardCharge.objects.filter(batch_id=cycle_code).only(
+        "pk", "capture_gateway_trans_id", "capture_transaction_id", "capture_unconfirmed", "amount_authorized", "status"
+    ):
+        trans_id = c.capture_gateway_trans_id
+        if c.capture_unconfirmed and not trans_id:
+            trans_id = by_transaction_id.get(c.capture_transaction_id) or f"unconfirmed:{c.capture_transaction_id}"
+        ours[trans_id] = c
     for trans_id, charge in ours.items():
         rows_for = at_gateway.get(trans_id, [])
         key = f"{cycle_code}:{trans_id}"
@@ -210,7 +216,8 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
                     involved,
                     charge.amount_authorized,
                     None,
-                    f"charge {charge.pk} is settled in {cycle_code} by us, not by the gateway",
+                    f"charge {charge.pk} is settled in {cycle_code} by us, not by the gateway"
+                    + (" (its capture was recorded on a 30036 answer)" if charge.capture_unconfirmed else ""),
                 )
             )
             continue

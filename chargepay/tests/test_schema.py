@@ -50,7 +50,7 @@ def test_hop_schema_documents_charges_and_errors(client):
     assert schema["info"]["title"] == "HOP API (card top-ups, cents)"
     create = schema["paths"]["/api/v1/users/{user_id}/charges"]["post"]
     assert create["operationId"] == "createCharge"
-    assert {"201", "202", "401", "404", "405", "406", "409", "413", "422", "429", "500"} == set(create["responses"])
+    assert {"201", "202", "401", "404", "405", "406", "409", "413", "422", "429", "500", "503"} == set(create["responses"])
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in create["parameters"])
     assert create["security"] == [{"hopServiceToken": []}]
     assert "Idempotent-Replayed" in create["responses"]["201"]["headers"]

@@ -3,7 +3,7 @@
 HOP codes (DESIGN §4): 10001 unknown route, 10004 record not found, 10005 unauthorized, 10006 charge
 failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency, 10017 rate limit
 (429, per service account), 10018 log-in locked out (429, too many failed log-ins for an account from an
-address). Both 429s carry `Retry-After` (seconds).
+address), 10019 the gateway bulkhead is full (503). The 429s and the 503 carry `Retry-After` (seconds).
 """
 
 import logging
@@ -62,6 +62,16 @@ def too_many_requests(retry_after_seconds: int) -> HopError:
     )
 
 
+def gateway_busy(retry_after_seconds: int) -> HopError:
+    return HopError(
+        503,
+        10019,
+        "Card gateway busy",
+        {"charge": [f"nothing was charged; retry in {retry_after_seconds} s"]},
+        {"Retry-After": str(retry_after_seconds)},
+    )
+
+
 def login_locked_out(retry_after_seconds: int) -> HopError:
     return HopError(
         429,
@@ -117,6 +127,8 @@ def to_hop_error(exc: Exception) -> HopError | None:
         return HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]})
     if isinstance(exc, errors.ChargeFailed):
         return HopError(406, 10006, "Charge transaction failure", {"charge": [str(exc.description)]})
+    if isinstance(exc, errors.GatewayBusy):
+        return gateway_busy(exc.retry_after_seconds)
     if isinstance(exc, errors.IdempotencyKeyInUse):
         return HopError(409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]})
     if isinstance(exc, errors.IdempotencyKeyReused):
@@ -138,7 +150,7 @@ def hop_exception_handler(exc: Exception, context: dict) -> Response:
     if error is None:
         logger.exception("unexpected error in the HOP API")
         error = internal_error(current_request_id())
-    response = Response(error.body(), status=error.status, headers=error.headers)
+    response = Response(error.body(), status=error.status, headers=error.headers or None)
     if error.status == 401:
         response["WWW-Authenticate"] = BEARER_CHALLENGE
     return response
@@ -181,6 +193,7 @@ HOP_CODES = {
     10016: "Idempotency key reused",
     10017: "Too many requests (the service account's rate limit)",
     10018: "Too many failed log-ins (this account from this address is locked out)",
+    10019: "Card gateway busy (nothing was charged; retry after Retry-After)",
 }
 
 

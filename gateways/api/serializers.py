@@ -75,11 +75,15 @@ def ordered_metadata(metadata: dict) -> dict | None:
     return known | {name: value for name, value in metadata.items() if name not in known}
 
 
+# Approved and credited (a worker may have captured or settled it since): answered 201 with the authorized amount.
+APPROVED_STATUSES = (ChargeStatus.AUTHORIZED, ChargeStatus.CAPTURED, ChargeStatus.SETTLED)
+
+
 def charge_body(charge: CardCharge, balance_in_cents: int, *, token_shown: bool = True) -> dict:
     """`{"data": {"charge": {...}}}` as in the seed, plus `status`. `metadata` is the gateway's answer as is, but
     for a card another partner stored (`token_shown` False) its `Token` is masked: tokens are shown only to the
     partner that stored the card."""
-    credited = charge.status == ChargeStatus.AUTHORIZED
+    credited = charge.status in APPROVED_STATUSES
     metadata = ordered_metadata(charge.metadata)
     if not token_shown and metadata and metadata.get("Token"):
         metadata["Token"] = last_four(metadata["Token"], mark=LOGGED)

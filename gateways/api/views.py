@@ -15,10 +15,10 @@ from core.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
-from gateways import selectors, services
-from gateways.models import ChargeStatus
+from gateways import bulkhead, selectors, services
 
 from .serializers import (
+    APPROVED_STATUSES,
     SEED_CHARGE_EXAMPLE,
     SEED_CHARGE_REQUEST_EXAMPLE,
     ChargeResponseSerializer,
@@ -40,6 +40,7 @@ TOO_MANY_REQUESTS = (
 CHARGE_ERRORS = hop_errors(
     UNAUTHORIZED,
     TOO_MANY_REQUESTS,
+    (hop_envelope.gateway_busy(1), "10019 Card gateway busy: no gateway slot free; nothing charged, the key stays free"),
     USER_NOT_FOUND,
     (
         hop_envelope.HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]}),
@@ -118,8 +119,11 @@ class _ChargeCreateView(HopView):
         body = request.data  # parse first: a broken body is 10012 whatever else is wrong
         key = request.headers.get("Idempotency-Key")
         if key is None:
-            status, answer = self._charge(request, body, kwargs)
-            return Response(answer, status=status)
+            # With the gateway's slots all taken, refuse before any lookup: cheap, nothing written. A request with a
+            # key claims it first, so a concurrent duplicate still gets 409 or the replay.
+            bulkhead.gateway_refuse_if_full()
+            status, answer, headers = self._charge(request, body, kwargs)
+            return Response(answer, status=status, headers=headers)
         record, replay = idempotency_begin(
             client=request.user, key=key, fingerprint=request_fingerprint(method="POST", path=request.path, body=body)
         )
@@ -127,15 +131,19 @@ class _ChargeCreateView(HopView):
             status, replayed = replay
             return Response(replayed, status=status, headers={"Idempotent-Replayed": "true"})
         try:
-            status, answer = self._charge(request, body, kwargs)
+            status, answer, headers = self._charge(request, body, kwargs, idempotency_record=record)
         except BaseException:
             idempotency_release(record=record)
             raise
-        idempotency_complete(record=record, status=status, body=answer)
-        return Response(answer, status=status)
+        if status == 503:  # refused by the bulkhead before anything happened: the key stays retryable
+            idempotency_release(record=record)
+        else:
+            idempotency_complete(record=record, status=status, body=answer)
+        return Response(answer, status=status, headers=headers)
 
-    def _charge(self, request, body, kwargs) -> tuple[int, dict]:
-        """Run the charge and return (HTTP status, body); a refusal is rendered, not raised, so it can be stored."""
+    def _charge(self, request, body, kwargs, idempotency_record=None) -> tuple[int, dict, dict]:
+        """Run the charge and return (HTTP status, body, headers); a refusal is rendered, not raised, so it can be
+        stored."""
         try:
             customer = self.find_customer(request, **kwargs)
             if customer is None:
@@ -149,15 +157,19 @@ class _ChargeCreateView(HopView):
                     customer=customer, partner=request.user.partner, token=cleaned["token"], expires_at=cleaned["expires_at"]
                 )
             charge = services.card_charge_create(
-                requested_by=request.user, customer=customer, amount_cents=cleaned["amount_in_cents"], payment_method=method
+                requested_by=request.user,
+                customer=customer,
+                amount_cents=cleaned["amount_in_cents"],
+                payment_method=method,
+                idempotency_record=idempotency_record,
             )
         except errors.ChargepayError as refusal:
             error = to_hop_error(refusal)
             if error is None:
                 raise
-            return error.status, error.body()
-        status = 201 if charge.status == ChargeStatus.AUTHORIZED else 202
-        return status, charge_body(charge, selectors.cents_balance(customer_id=customer.pk))
+            return error.status, error.body(), error.headers
+        status = 201 if charge.status in APPROVED_STATUSES else 202
+        return status, charge_body(charge, selectors.cents_balance(customer_id=customer.pk)), {}
 
 
 class CustomerChargesView(_ChargeCreateView):

@@ -283,7 +283,8 @@ def test_10_concurrent_requests_with_one_key_charge_once(http_server, hop_jwt, h
 
 
 @pytest.mark.django_db(transaction=True)
-def test_10_concurrent_charges_with_distinct_keys_all_go_through(http_server, hop_jwt, hop_customer, sandbox):
+def test_10_concurrent_charges_with_distinct_keys_all_go_through(http_server, hop_jwt, hop_customer, sandbox, settings):
+    settings.GATEWAY_CALLS_PER_PROCESS = 10  # one test server stands for ten web processes here (see test_hop_bulkhead)
     barrier = threading.Barrier(10)
 
     def fire(index):

@@ -17,14 +17,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
-from django.db import connection
 
 from chargepay.celery import app
 from gateways.bridgecomm import protocol
+from gateways.tests.helpers import worker_database_url
 
 ROOT = Path(__file__).resolve().parents[3]
 CELERY = ROOT / ".venv" / "bin" / "celery"
@@ -152,20 +151,6 @@ def _task_settings(redis_server, settings):
     yield
     if not redis_server.running:  # a test that stopped it and failed before starting it again
         redis_server.start()
-
-
-def worker_database_url() -> str:
-    """The pytest-django test database (NAME is already the test database's name) as a DATABASE_URL."""
-    db = connection.settings_dict
-    credentials = ""
-    if db["USER"]:
-        credentials = quote(db["USER"], safe="")
-        if db["PASSWORD"]:
-            credentials += ":" + quote(db["PASSWORD"], safe="")
-        credentials += "@"
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
-    return f"postgres://{credentials}{host}:{port}/{quote(db['NAME'], safe='')}"
 
 
 @dataclass

@@ -14,12 +14,15 @@ from gateways.tests.helpers import requests_of
 from ledger import services as ledger_services
 from ledger.models import Account, AccountKind, Transaction, TransactionKind, TransactionStatus, Unit
 from ledger.tests.helpers import cents, wallet_of
+from reconciliation.checks import batch_matching
 
 from .support import (
     AUTHORIZED,
     CAPTURE_TASK,
     NOTHING_SWEPT,
+    RECEIVABLE,
     RESOLVE_TASK,
+    SETTLED,
     assert_captured_once,
     booked,
     card_kinds,
@@ -29,7 +32,9 @@ from .support import (
     entries_by_code,
     ledger_transactions,
     logs,
+    post_charge,
     processed_replayed,
+    system_balances,
     task_results,
     wait_for,
 )
@@ -176,12 +181,16 @@ def test_capture_refused_after_the_cents_were_spent_leaves_a_flagged_debt(hop_ap
         partner=partner,
     )
     assert cents(hop_customer) == 0
-    sandbox.control.add_fault("duplicate", request_type="019")  # the capture is refused: 30036 Duplicate Transaction
+    # The authorization is voided at the gateway: the capture is refused (30029 Transaction Error).
+    void = bridgecomm.void_or_refund(
+        transaction_id=uuid.uuid4().hex, gateway_trans_id=authorized.gateway_trans_id, amount_cents=500, refund=False
+    )
+    assert void.outcome == Outcome.APPROVED
 
     worker = start_worker(purge=False)
     reviewed = wait_for(lambda: charge_in(charge_id, ChargeStatus.REVIEW), 10, what="review", details=lambda: logs(worker))
 
-    assert reviewed.review_reason == f"capture refused: {codes.DUPLICATE_TRANSACTION} Duplicate Transaction"
+    assert reviewed.review_reason == f"capture refused: {codes.TRANSACTION_ERROR} Transaction Error"
     assert reviewed.debt_cents == 500
     assert reviewed.capture_ledger_transaction_id is None
     assert cents(hop_customer) == 0
@@ -190,6 +199,112 @@ def test_capture_refused_after_the_cents_were_spent_leaves_a_flagged_debt(hop_ap
     assert card_kinds(hop_customer) == [TransactionKind.CARD_TOPUP, TransactionKind.PAY_FOR_CHARGING_SESSION]
     assert ledger_transactions(hop_customer, TransactionKind.CARD_CAPTURE).count() == 0
     [capture_request] = requests_of(sandbox, "019")
-    assert (capture_request["fault"], capture_request["response_code"]) == ("duplicate", codes.DUPLICATE_TRANSACTION)
-    assert booked(sandbox, authorized.capture_transaction_id, "capture") == []
+    assert capture_request["response_code"] == codes.TRANSACTION_ERROR
+    assert [op["status"] for op in booked(sandbox, authorized.capture_transaction_id, "capture")] == ["declined"]
     assert task_results(worker.log(), CAPTURE_TASK) == ["'review'"]
+
+
+# --- 30036 Duplicate Transaction to a re-sent TransactionID: the first request reached the gateway --------------
+
+
+def test_capture_whose_answer_was_lost_and_whose_retry_is_a_duplicate_is_captured_not_reversed(
+    hop_api, hop_customer, sandbox, start_worker, gateway_settings
+):
+    gateway_settings.GATEWAY_BATCH_EXPORT_URL = sandbox.base_url + "/_sandbox/batches/{cycle_code}.csv"
+    # The gateway books the capture and the answer is lost; the retry (same TransactionID) is answered 30036.
+    sandbox.control.add_fault("drop", request_type="019", record=True)
+    sandbox.control.add_fault("duplicate", request_type="019")
+    worker = start_worker()
+    charge_id = charge_through_api(hop_api, hop_customer, 670)
+
+    captured = wait_for(lambda: charge_in(charge_id, ChargeStatus.CAPTURED), 15, what="capture", details=lambda: logs(worker))
+
+    # Our books: the credit stands, the cents moved authorized → receivable, the capture awaits the batch.
+    assert (captured.capture_unconfirmed, captured.capture_gateway_trans_id, captured.review_reason) == (True, "", "")
+    assert captured.debt_cents == 0
+    assert cents(hop_customer) == 670
+    assert card_kinds(hop_customer) == [TransactionKind.CARD_TOPUP, TransactionKind.CARD_CAPTURE]
+    [capture_move] = ledger_transactions(hop_customer, TransactionKind.CARD_CAPTURE)
+    assert entries_by_code(capture_move) == {AUTHORIZED: 670, RECEIVABLE: -670}
+    assert not Transaction.objects.filter(kind=TransactionKind.REVERSAL).exists()
+    # The gateway's books: captured once, the money it holds.
+    [operation] = booked(sandbox, captured.capture_transaction_id, "capture")
+    assert (operation["status"], operation["approved_amount"]) == ("captured", 670)
+    capture_requests = requests_of(sandbox, "019")
+    assert [r["transaction_id"] for r in capture_requests] == [captured.capture_transaction_id] * 2
+    assert [(r["fault"], r["response_code"]) for r in capture_requests] == [
+        ("drop", codes.SUCCESS),
+        ("duplicate", codes.DUPLICATE_TRANSACTION),
+    ]
+    assert [o for o, _ in attempts(charge_id, "019")] == ["unknown", "declined"]  # declined: how the client sorts 30036
+    assert task_results(worker.log(), CAPTURE_TASK) == ["retry", "'captured'"]
+    assert services.charges_sweep() == NOTHING_SWEPT
+
+    # The batch confirms it: settled, and reconciliation matches it by its capture TransactionID.
+    batch = services.settlement_close()
+    settled = charge(charge_id)
+    assert (settled.status, settled.batch_id) == (ChargeStatus.SETTLED, batch.cycle_code)
+    assert [row["TransactionID"] for row in sandbox.control.batch(batch.cycle_code)["rows"]] == [captured.capture_transaction_id]
+    assert batch_matching(batch.cycle_code) == []
+    assert system_balances(hop_customer) == {AUTHORIZED: 0, RECEIVABLE: 0, SETTLED: -670}
+    assert cents(hop_customer) == 670
+
+
+def test_capture_recorded_on_a_duplicate_that_the_batch_does_not_confirm_is_reported(
+    hop_api, hop_customer, sandbox, start_worker, gateway_settings
+):
+    gateway_settings.GATEWAY_BATCH_EXPORT_URL = sandbox.base_url + "/_sandbox/batches/{cycle_code}.csv"
+    # The first capture never reached the books, yet the retry is answered 30036 (a gateway that lies):
+    # recorded as captured on the evidence, and reconciliation reports it when the batch lacks it.
+    sandbox.control.add_fault("drop", request_type="019", record=False)
+    sandbox.control.add_fault("duplicate", request_type="019")
+    worker = start_worker()
+    charge_id = charge_through_api(hop_api, hop_customer, 670)
+    captured = wait_for(lambda: charge_in(charge_id, ChargeStatus.CAPTURED), 15, what="capture", details=lambda: logs(worker))
+    assert captured.capture_unconfirmed
+    assert booked(sandbox, captured.capture_transaction_id, "capture") == []
+
+    batch = services.settlement_close()
+
+    assert sandbox.control.batch(batch.cycle_code)["rows"] == []  # the gateway voided the uncaptured authorization
+    [finding] = batch_matching(batch.cycle_code)
+    assert (finding.kind, finding.expected, finding.actual) == ("missing_at_gateway", 670, None)
+    assert finding.objects == {
+        "batch": batch.cycle_code,
+        "charge": charge_id,
+        "gateway_trans_id": f"unconfirmed:{captured.capture_transaction_id}",
+    }
+    assert "30036" in finding.detail
+    assert cents(hop_customer) == 670  # staff decide; nothing is taken back automatically
+
+
+def test_pending_authorization_answered_duplicate_on_the_resend_is_parked_for_review(
+    hop_api, hop_customer, sandbox, start_worker, gateway_settings
+):
+    # The gateway approves and books the authorization; the answer is lost (202 pending). The re-send with the
+    # same TransactionID is answered 30036: the gateway holds money we cannot see, so it is not a decline.
+    sandbox.control.add_fault("drop", request_type="004", record=True)
+    sandbox.control.add_fault("duplicate", request_type="004")
+    worker = start_worker()
+    response = post_charge(hop_api, hop_customer, 670)
+    assert response.status_code == 202, response.content
+    charge_id = response.json()["data"]["charge"]["id"]
+
+    wait_for(lambda: services.charges_sweep()["resolve"], 10, what="the sweeper to enqueue the resolution")
+    parked = wait_for(
+        lambda: (c := charge_in(charge_id, ChargeStatus.PENDING)) and c.review_reason and c, 15, details=lambda: logs(worker)
+    )
+
+    assert parked.review_reason.startswith("authorization outcome unknown: the re-sent request was answered 30036")
+    assert (parked.ledger_transaction_id, parked.amount_authorized, parked.response_code) == (None, None, "")
+    assert cents(hop_customer) == 0
+    assert card_kinds(hop_customer) == []
+    [operation] = booked(sandbox, parked.gateway_transaction_id, "sale-auth")
+    assert (operation["status"], operation["approved_amount"]) == ("authorized", 670)  # the gateway holds it
+    assert [r["fault"] for r in requests_of(sandbox, "004")] == ["drop", "duplicate"]
+    assert [o for o, _ in attempts(charge_id, "004")] == ["unknown", "declined"]
+    assert task_results(worker.log(), RESOLVE_TASK) == ["'pending'"]
+    # Parked: neither the sweeper nor a resolve task sends it again.
+    assert services.charges_sweep() == NOTHING_SWEPT
+    assert services.card_charge_resolve(charge_id=charge_id).status == ChargeStatus.PENDING
+    assert len(requests_of(sandbox, "004")) == 2
