@@ -76,6 +76,16 @@ class Customer(models.Model):
     email = models.EmailField(blank=True)
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The customer's credentials: a User that is neither staff nor a service account, so its password opens the
+    # hosted link page and nothing else (the admin wants is_staff, HOP login a partner).
+    user = models.OneToOneField(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customer",
+        help_text="Set once the customer has a password.",
+    )
 
     class Meta:
         constraints = [
@@ -89,28 +99,71 @@ class Customer(models.Model):
 class LinkStatus(models.TextChoices):
     INITIAL = "INITIAL", "Initial (awaiting the customer's confirmation)"
     LINKED = "LINKED", "Linked"
+    REMOVED = "REMOVED", "Removed by the partner"
 
 
 class PartnerLink(models.Model):
-    """Partner + the partner's own user id → our customer. Only a LINKED link lets the partner act."""
+    """Partner + the partner's own user id → our customer. Only a LINKED link lets the partner act.
+
+    A partner's POST opens an INITIAL link (no customer yet) with an activation code; the customer confirms it on
+    the hosted page, which makes it LINKED to them. Only a SHA-256 digest of the code is kept (256 random bits, so
+    a fast digest is enough). A removed link stays as history; the userId (and the customer) may be linked again.
+    """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="links")
     external_user_id = models.CharField(max_length=100, help_text="The partner's userId.")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="links")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="links")
     status = models.CharField(max_length=10, choices=LinkStatus.choices, default=LinkStatus.INITIAL)
     created_at = models.DateTimeField(auto_now_add=True)
     linked_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    activation_code_digest = models.CharField(max_length=64, blank=True)
+    activation_code_issued_at = models.DateTimeField(null=True, blank=True)
+    activation_code_expires_at = models.DateTimeField(null=True, blank=True)
+    activation_code_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["partner", "external_user_id"], name="link_partner_user_unique"),
-            models.UniqueConstraint(fields=["partner", "customer"], name="link_partner_customer_unique"),
+            models.UniqueConstraint(
+                fields=["partner", "external_user_id"],
+                condition=~models.Q(status="REMOVED"),
+                name="link_partner_user_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "customer"], condition=~models.Q(status="REMOVED"), name="link_partner_customer_unique"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="LINKED") | models.Q(customer__isnull=False, linked_at__isnull=False),
+                name="link_linked_has_customer",
+            ),
         ]
-        # Support finds a customer by a partner's userId without knowing the partner.
-        indexes = [models.Index(fields=["external_user_id"], name="link_external_user_id")]
+        indexes = [
+            # Support finds a customer by a partner's userId without knowing the partner.
+            models.Index(fields=["external_user_id"], name="link_external_user_id"),
+            # The hosted page finds a link by its activation code.
+            models.Index(
+                fields=["activation_code_digest"], condition=~models.Q(activation_code_digest=""), name="link_activation_code"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.partner.code}/{self.external_user_id} → {self.customer_id} ({self.status})"
+        return f"{self.partner.code}/{self.external_user_id} → {self.customer_id or '?'} ({self.status})"
+
+
+class PartnerCallbackPrefix(models.Model):
+    """Where the hosted link page may send the customer's browser back to: scheme + host + path prefix
+    (e.g. https://app.partner.example/link-done or an app deep link such as myapp://and-charge)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="callback_prefixes")
+    prefix = models.CharField(max_length=500)
+
+    class Meta:
+        verbose_name = "callback prefix"
+        verbose_name_plural = "callback prefixes"
+        constraints = [models.UniqueConstraint(fields=["partner", "prefix"], name="callback_prefix_unique")]
+
+    def __str__(self) -> str:
+        return self.prefix
 
 
 class RfidToken(models.Model):

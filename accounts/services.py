@@ -10,13 +10,20 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from core.errors import ApiKeyAlreadyRevoked, AuthorizationInvalid, InvalidParameter, ObjectNotFound
+from core.errors import (
+    AccountLinkedToDifferentUser,
+    ActivationCodeNotFound,
+    ApiKeyAlreadyRevoked,
+    AuthorizationInvalid,
+    InvalidParameter,
+    ObjectNotFound,
+)
 
 from . import selectors
 from .audit import audit_record
@@ -107,6 +114,126 @@ def partner_link_create(*, partner: Partner, external_user_id: str, customer: Cu
             status=LinkStatus.LINKED if confirmed else LinkStatus.INITIAL,
             linked_at=timezone.now() if confirmed else None,
         )
+
+
+def _link_lock_current(*, partner: Partner, external_user_id: str) -> PartnerLink | None:
+    """The partner's current (not removed) link for a userId, row-locked; None if there is none."""
+    return (
+        PartnerLink.objects.select_for_update(of=("self",))
+        .filter(partner=partner, external_user_id=external_user_id)
+        .exclude(status=LinkStatus.REMOVED)
+        .first()
+    )
+
+
+def partner_link_start(*, partner: Partner, external_user_id: str) -> tuple[PartnerLink, str | None]:
+    """A partner starts linking its userId (POST /accounts?userId=). Returns (link, activation code).
+
+    A LINKED userId is returned as it is, with no code. Otherwise the link (opened INITIAL when there is none)
+    gets a fresh code valid LINK_ACTIVATION_HOURS, replacing any earlier one; only its digest is stored.
+    Locks the link row; two concurrent starts for one userId open one link (the UNIQUE constraint decides, the
+    loser then locks the winner's row). The caller validates `external_user_id`.
+    """
+    with transaction.atomic():
+        link = _link_lock_current(partner=partner, external_user_id=external_user_id)
+        if link is None:
+            try:
+                with transaction.atomic():
+                    link = PartnerLink.objects.create(partner=partner, external_user_id=external_user_id)
+            except IntegrityError:
+                link = _link_lock_current(partner=partner, external_user_id=external_user_id)
+        if link.status == LinkStatus.LINKED:
+            return link, None
+        code = secrets.token_urlsafe(32)
+        now = timezone.now()
+        link.activation_code_digest = secret_digest(code)
+        link.activation_code_issued_at = now
+        link.activation_code_expires_at = now + timedelta(hours=settings.LINK_ACTIVATION_HOURS)
+        link.activation_code_used_at = None
+        link.save(
+            update_fields=[
+                "activation_code_digest",
+                "activation_code_issued_at",
+                "activation_code_expires_at",
+                "activation_code_used_at",
+            ]
+        )
+    return link, code
+
+
+def partner_link_remove(*, partner: Partner, external_user_id: str) -> PartnerLink:
+    """A partner removes its link for a userId (DELETE /accounts?userId=), INITIAL or LINKED. The row stays as
+    history (REMOVED); the userId may be linked again. Locks the link row. Raises ObjectNotFound("user", userId)."""
+    with transaction.atomic():
+        link = _link_lock_current(partner=partner, external_user_id=external_user_id)
+        if link is None:
+            raise ObjectNotFound("user", external_user_id)
+        link.status = LinkStatus.REMOVED
+        link.removed_at = timezone.now()
+        link.save(update_fields=["status", "removed_at"])
+    return link
+
+
+def _link_lock_by_code(*, partner: Partner, external_user_id: str, activation_code: str) -> PartnerLink:
+    """The INITIAL link an unused, unexpired activation code belongs to, row-locked. Raises ActivationCodeNotFound,
+    or ObjectNotFound("user", userId) when the code belongs to another partner or userId."""
+    if not activation_code:
+        raise ActivationCodeNotFound()
+    link = (
+        PartnerLink.objects.select_for_update(of=("self",))
+        .filter(activation_code_digest=secret_digest(activation_code), status=LinkStatus.INITIAL)
+        .first()
+    )
+    if link is None or link.activation_code_used_at is not None or link.activation_code_expires_at <= timezone.now():
+        raise ActivationCodeNotFound()
+    if link.partner_id != partner.pk or link.external_user_id != external_user_id:
+        raise ObjectNotFound("user", external_user_id)
+    return link
+
+
+def partner_link_check_code(*, partner: Partner, external_user_id: str, activation_code: str) -> PartnerLink:
+    """What the hosted page asks before showing the confirmation: the code's INITIAL link.
+    Raises ActivationCodeNotFound, ObjectNotFound (see _link_lock_by_code)."""
+    with transaction.atomic():
+        return _link_lock_by_code(partner=partner, external_user_id=external_user_id, activation_code=activation_code)
+
+
+def partner_link_confirm(*, partner: Partner, external_user_id: str, activation_code: str, customer: Customer) -> PartnerLink:
+    """The customer confirms a link on the hosted page: the code is used and the link becomes LINKED to them.
+
+    A userId already LINKED to this customer answers as done (a reload after confirming). Locks the link row.
+    Raises AccountLinkedToDifferentUser (the userId is linked to someone else, or the customer already to
+    another userId of this partner), ActivationCodeNotFound, ObjectNotFound.
+    """
+    with transaction.atomic():
+        current = _link_lock_current(partner=partner, external_user_id=external_user_id)
+        if current is not None and current.status == LinkStatus.LINKED:
+            if current.customer_id != customer.pk:
+                raise AccountLinkedToDifferentUser(external_user_id)
+            return current
+        link = _link_lock_by_code(partner=partner, external_user_id=external_user_id, activation_code=activation_code)
+        if link.customer_id is not None and link.customer_id != customer.pk:
+            raise AccountLinkedToDifferentUser(external_user_id)
+        other = PartnerLink.objects.filter(partner=partner, customer=customer).exclude(status=LinkStatus.REMOVED)
+        if other.exclude(pk=link.pk).exists():
+            raise AccountLinkedToDifferentUser(external_user_id)
+        now = timezone.now()
+        link.customer = customer
+        link.status = LinkStatus.LINKED
+        link.linked_at = now
+        link.activation_code_used_at = now
+        link.save(update_fields=["customer", "status", "linked_at", "activation_code_used_at"])
+    return link
+
+
+def partner_link_decline(*, partner: Partner, external_user_id: str, activation_code: str) -> PartnerLink:
+    """The customer declines: the code is used up, the link stays INITIAL (not payable) until the partner starts
+    again. Locks the link row. Raises ActivationCodeNotFound, ObjectNotFound."""
+    with transaction.atomic():
+        link = _link_lock_by_code(partner=partner, external_user_id=external_user_id, activation_code=activation_code)
+        link.activation_code_used_at = timezone.now()
+        link.save(update_fields=["activation_code_used_at"])
+    return link
 
 
 def _partner_tokens(*, key: PartnerApiKey) -> dict[str, str]:

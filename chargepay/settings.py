@@ -172,6 +172,7 @@ KM_MAX_PER_TRANSACTION = env.int("KM_MAX_PER_TRANSACTION", default=100_000)
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
+LINK_ACTIVATION_HOURS = env.int("LINK_ACTIVATION_HOURS", default=24)  # how long a partner's activation code holds
 
 # --- Celery (chargepay/celery.py, gateways/tasks.py) -------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
