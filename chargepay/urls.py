@@ -7,6 +7,7 @@ from accounts.api import views as accounts_views
 from core.api.handlers import hop_not_found, not_found
 from gateways.api import views as gateways_views
 from ledger.api import views as ledger_views
+from ledger.pages.link import LinkConfirmView
 
 andcharge = [
     path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
@@ -44,6 +45,7 @@ urlpatterns = [
     path("api/schema/andcharge/", SpectacularAPIView.as_view(patterns=andcharge), name="schema-andcharge"),
     path("api/docs/andcharge/", SpectacularSwaggerView.as_view(url_name="schema-andcharge"), name="docs-andcharge"),
     path("admin/", admin.site.urls),
+    path("link/confirm", LinkConfirmView.as_view(), name="link-confirm"),
     # Any other path under the &Charge prefixes answers in its envelope, with DEBUG on or off.
     re_path(r"^(v1|public)/", not_found),
     re_path(r"^api/v1/", hop_not_found),

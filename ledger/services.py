@@ -5,6 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -57,6 +60,33 @@ def customer_create(*, email: str = "", name: str = "") -> Customer:
             raise InvalidParameter(email, "email")
         customer = Customer.objects.create(email=email, name=name.strip())
         wallets_open(customer=customer)
+    return customer
+
+
+def customer_register(*, email: str, name: str, password: str) -> Customer:
+    """A customer registers (the hosted link page): a customer with its wallets and credentials, a User that is
+    neither staff nor a service account, so the password opens the hosted page and nothing else.
+
+    An address already known (a customer opened by staff, or any user) is refused, never taken over: its owner
+    signs in, or gets a password-reset link from support. Raises InvalidParameter (email, name, password: Django's
+    password validators)."""
+    email, name = email.strip().lower(), name.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidParameter(email, "email") from None
+    if not name or len(name) > 200:
+        raise InvalidParameter(name, "name")
+    try:
+        validate_password(password, user=User(username=email, email=email, first_name=name))
+    except ValidationError:
+        raise InvalidParameter("", "password") from None
+    with transaction.atomic():
+        if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
+            raise InvalidParameter(email, "email")
+        customer = customer_create(email=email, name=name)
+        customer.user = User.objects.create_user(username=email, email=email, password=password)
+        customer.save(update_fields=["user"])
     return customer
 
 
