@@ -189,6 +189,7 @@ class AuditAction(models.TextChoices):
     CARD_CHARGE_CAPTURE_RETRY = "card_charge_capture_retry", "Card charge capture retried"
     API_KEY_CREATE = "api_key_create", "API key created"
     API_KEY_REVOKE = "api_key_revoke", "API key revoked"
+    API_KEY_ROTATE = "api_key_rotate", "API key rotated by the partner"
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
@@ -200,7 +201,8 @@ class AuditLog(models.Model):
     records, so an action without its record cannot exist. Rows are never changed or deleted (the admin
     offers neither; on PostgreSQL a trigger refuses it, migration 0003)."""
 
-    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="audit_records")
+    # Empty when a partner acted for itself through the API (a key rotation): `partner` and `detail` say who.
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_records")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=40, choices=AuditAction.choices)
     reason = models.TextField()
@@ -221,4 +223,4 @@ class AuditLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.object_type}:{self.object_id} by {self.actor}"
+        return f"{self.get_action_display()} {self.object_type}:{self.object_id} by {self.actor or self.partner}"

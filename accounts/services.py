@@ -98,6 +98,32 @@ def api_key_revoke_by_staff(*, key_id: int, staff: User, reason: str) -> Partner
     return key
 
 
+def api_key_rotate(*, partner: Partner, access_key_id: str) -> tuple[PartnerApiKey, str]:
+    """A partner replaces the API key it calls with (PUT /apikey): a new key, the calling key revoked at once (its
+    tokens stop, as for a staff revocation), audited. The partner's other keys stay. Locks the calling key's row,
+    so of two rotations with one key exactly one succeeds. Returns (new key, secret): the secret is shown once.
+    Raises AuthorizationInvalid (the key is no longer active)."""
+    with transaction.atomic():
+        old = (
+            PartnerApiKey.objects.select_for_update(of=("self",))
+            .filter(partner=partner, access_key_id=access_key_id, revoked_at__isnull=True)
+            .first()
+        )
+        if old is None:
+            raise AuthorizationInvalid()
+        key, secret = api_key_create(partner=partner, label=f"rotated from {old.access_key_id}")
+        api_key_revoke(key=old)
+        audit_record(
+            actor=None,
+            action=AuditAction.API_KEY_ROTATE,
+            reason="rotated by the partner through PUT /apikey",
+            target=key,
+            partner=partner,
+            detail={"accessKeyId": key.access_key_id, "revokedAccessKeyId": old.access_key_id},
+        )
+    return key, secret
+
+
 def partner_link_create(*, partner: Partner, external_user_id: str, customer: Customer, confirmed: bool) -> PartnerLink:
     """Link a partner's userId to a customer; `confirmed` makes it LINKED at once (operator action)."""
     if not external_user_id or len(external_user_id) > 100:

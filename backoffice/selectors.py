@@ -108,7 +108,7 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
             TimelineEvent(
                 record.created_at,
                 "staff",
-                f"{record.get_action_display()} by {record.actor.username}",
+                f"{record.get_action_display()} by {record.actor.username if record.actor else record.partner_id}",
                 record.reason,
                 "",
                 ("accounts.auditlog", record.pk),

@@ -3,6 +3,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import links as links_views
+from accounts.api import partners as partners_views
 from accounts.api import views as accounts_views
 from core.api.handlers import hop_not_found, not_found
 from gateways.api import views as gateways_views
@@ -12,6 +13,7 @@ from ledger.pages.link import LinkConfirmView
 andcharge = [
     path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
     path("public/v1/tokens", accounts_views.PartnerTokenRefreshView.as_view(), name="andcharge-tokens"),
+    path("v1/partners/<str:partner_id>/apikey", partners_views.ApiKeyRotateView.as_view(), name="andcharge-apikey"),
     path("v1/partners/<str:partner_id>/ping", accounts_views.PartnerPingView.as_view(), name="andcharge-ping"),
     path("v1/partners/<str:partner_id>/accounts", links_views.PartnerAccountsView.as_view(), name="andcharge-links"),
     path("v1/partners/<str:partner_id>/accounts/<str:user_id>", ledger_views.AccountView.as_view(), name="andcharge-account"),
