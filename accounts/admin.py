@@ -20,7 +20,7 @@ from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, admin_url
 
 from . import services
 from .forms import ApiKeyForm
-from .models import AuditLog, Partner, PartnerApiKey, PartnerLink, User
+from .models import AuditLog, Partner, PartnerApiKey, PartnerLink, PartnerStatus, User
 
 # simplejwt's own admin would show every partner's refresh token in full, which lets a staff member act as the
 # partner: token rows stay out of the back-office (a revoked API key, or the blacklist, is how access is cut).
@@ -55,9 +55,10 @@ class ServiceAccountInline(ReadOnlyInline):
 
 @admin.register(Partner)
 class PartnerAdmin(ReadOnlyModelAdmin):
-    list_display = ("code", "name", "is_active", "created_at")
+    list_display = ("code", "name", "status", "is_active", "created_at")
+    list_filter = ("status",)
     search_fields = ("code", "name")
-    fields = ("code", "name", "is_active", "created_at", "links")
+    fields = ("code", "name", "status", "is_active", "type", "web", "logo", "descriptions", "created_at", "activated_at", "links")
     readonly_fields = fields
     inlines = [ApiKeyInline, ServiceAccountInline]
     change_form_template = "admin/accounts/partner/change_form.html"
@@ -69,7 +70,12 @@ class PartnerAdmin(ReadOnlyModelAdmin):
         return format_html('<a href="{}">{} linked, {} in all</a>', url, linked, partner.links.count())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "may_create_key": request.user.has_perm("accounts.add_partnerapikey")}
+        extra_context = {
+            **(extra_context or {}),
+            "may_create_key": request.user.has_perm("accounts.add_partnerapikey"),
+            "may_activate": request.user.has_perm("accounts.change_partner")
+            and Partner.objects.filter(pk=object_id, status=PartnerStatus.INITIAL).exists(),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -84,8 +90,34 @@ class PartnerAdmin(ReadOnlyModelAdmin):
                 self.admin_site.admin_view(self.revoke_key_view),
                 name="accounts_partner_revoke_api_key",
             ),
+            path("<int:object_id>/activate/", self.admin_site.admin_view(self.activate_view), name="accounts_partner_activate"),
             *super().get_urls(),
         ]
+
+    def activate_view(self, request, object_id: int):
+        """Activate a registered (INITIAL) partner, with a reason (audited)."""
+        if not request.user.has_perm("accounts.change_partner"):
+            raise PermissionDenied
+        partner = get_object_or_404(Partner, pk=object_id)
+        return staff_action_page(
+            request,
+            self,
+            obj=partner,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: services.partner_activate_by_staff(
+                partner_id=partner.pk, staff=request.user, reason=data["reason"]
+            ),
+            done=lambda activated: (
+                f"Partner {activated.code} activated; its calls are served from now on.",
+                reverse("admin:accounts_partner_change", args=[partner.pk]),
+            ),
+            template="admin/accounts/partner/activate.html",
+            context={
+                "title": f"Activate partner {partner.code}",
+                "confirm_label": "Activate partner",
+                "blocked": "" if partner.status == PartnerStatus.INITIAL else "This partner is already active.",
+            },
+        )
 
     def create_key_view(self, request, object_id: int):
         """Create an API key; its secret is shown on the answer page once and never again."""

@@ -30,13 +30,34 @@ class User(AbstractUser):
         ]
 
 
+class PartnerStatus(models.TextChoices):
+    INITIAL = "INITIAL", "Initial (registered, awaiting activation by staff)"
+    ACTIVE = "ACTIVE", "Active"
+
+
+class PartnerType(models.TextChoices):
+    MSP = "MSP", "E-mobility service provider"
+    ONLINE_SHOP = "ONLINE_SHOP", "Online shop"
+    OFFLINE_SHOP = "OFFLINE_SHOP", "Offline shop"
+
+
 class Partner(models.Model):
-    """A charge-point operator or e-mobility provider calling the &Charge API."""
+    """A charge-point operator or e-mobility provider calling the &Charge API.
+
+    A partner that registered itself (POST /public/v1/partners) is INITIAL: it can log in, and every other call is
+    refused with 403 until staff activate it. `is_active` False stops its keys altogether (401).
+    """
 
     code = models.CharField(max_length=100, unique=True, help_text="The partnerId in API paths, e.g. PCS-001.")
     name = models.CharField(max_length=200, help_text="Display name shown in transactions, e.g. MSP Partner.")
     is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE)
+    type = models.CharField(max_length=20, choices=PartnerType.choices, default=PartnerType.MSP)
+    logo = models.CharField(max_length=500, blank=True)
+    web = models.CharField(max_length=500, blank=True)
+    descriptions = models.JSONField(default=list, blank=True, help_text='[{"lang": "en", "text": "…"}]')
     created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -190,6 +211,7 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATE = "api_key_create", "API key created"
     API_KEY_REVOKE = "api_key_revoke", "API key revoked"
     API_KEY_ROTATE = "api_key_rotate", "API key rotated by the partner"
+    PARTNER_ACTIVATE = "partner_activate", "Partner activated"
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"

@@ -27,7 +27,17 @@ from core.errors import (
 
 from . import selectors
 from .audit import audit_record
-from .models import AuditAction, Customer, LinkStatus, Partner, PartnerApiKey, PartnerLink, RfidToken, User
+from .models import (
+    AuditAction,
+    Customer,
+    LinkStatus,
+    Partner,
+    PartnerApiKey,
+    PartnerLink,
+    PartnerStatus,
+    RfidToken,
+    User,
+)
 from .tokens import ANDCHARGE_API, HOP_API, PartnerIdToken
 
 _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -122,6 +132,31 @@ def api_key_rotate(*, partner: Partner, access_key_id: str) -> tuple[PartnerApiK
             detail={"accessKeyId": key.access_key_id, "revokedAccessKeyId": old.access_key_id},
         )
     return key, secret
+
+
+def partner_activate_by_staff(*, partner_id: int, staff: User, reason: str) -> Partner:
+    """A staff member activates a registered (INITIAL) partner, audited: its calls are served from now on.
+    Locks the partner row. Raises InvalidParameter (no reason, or the partner is not INITIAL), ObjectNotFound."""
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        partner = Partner.objects.select_for_update(of=("self",)).filter(pk=partner_id).first()
+        if partner is None:
+            raise ObjectNotFound("partner", partner_id)
+        if partner.status != PartnerStatus.INITIAL:
+            raise InvalidParameter(partner.status, "status")
+        partner.status = PartnerStatus.ACTIVE
+        partner.activated_at = timezone.now()
+        partner.save(update_fields=["status", "activated_at"])
+        audit_record(
+            actor=staff,
+            action=AuditAction.PARTNER_ACTIVATE,
+            reason=reason,
+            target=partner,
+            partner=partner,
+            detail={"partnerId": partner.code},
+        )
+    return partner
 
 
 def partner_link_create(*, partner: Partner, external_user_id: str, customer: Customer, confirmed: bool) -> PartnerLink:

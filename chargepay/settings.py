@@ -133,7 +133,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_RATES": {"partner": env("PARTNER_RATE_LIMIT", default="6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "partner": env("PARTNER_RATE_LIMIT", default="6000/min"),
+        # self-registration, per client address (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES proxies)
+        "partner_registration": env("PARTNER_REGISTRATION_RATE_LIMIT", default="10/hour"),
+    },
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 _DEV_JWT_SIGNING_KEY = "dev-only-jwt-signing-key-change-me-0123456789abcdef"

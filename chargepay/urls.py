@@ -7,11 +7,13 @@ from accounts.api import partners as partners_views
 from accounts.api import views as accounts_views
 from core.api.handlers import hop_not_found, not_found
 from gateways.api import views as gateways_views
+from ledger.api import partners as ledger_partners_views
 from ledger.api import views as ledger_views
 from ledger.pages.link import LinkConfirmView
 
 andcharge = [
     path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
+    path("public/v1/partners", ledger_partners_views.PartnerRegistrationView.as_view(), name="andcharge-partners"),
     path("public/v1/tokens", accounts_views.PartnerTokenRefreshView.as_view(), name="andcharge-tokens"),
     path("v1/partners/<str:partner_id>/apikey", partners_views.ApiKeyRotateView.as_view(), name="andcharge-apikey"),
     path("v1/partners/<str:partner_id>/ping", accounts_views.PartnerPingView.as_view(), name="andcharge-ping"),

@@ -8,18 +8,20 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Customer, Partner, User
+from accounts.models import AuditAction, Customer, Partner, PartnerApiKey, PartnerStatus, User
 from core.errors import (
     AccessDenied,
     AuthorizationInvalid,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
+    PartnerAlreadyRegistered,
     StaffLimitExceeded,
     TransactionAlreadyProcessed,
     TransactionAlreadyReversed,
@@ -104,6 +106,33 @@ def partner_create(*, code: str, name: str) -> Partner:
         partner = Partner.objects.create(code=code, name=name)
         partner_accounts_open(partner=partner)
     return partner
+
+
+def partner_register(
+    *, code: str, name: str, type: str, logo: str = "", web: str = "", descriptions: list[dict] | None = None
+) -> tuple[Partner, PartnerApiKey, str]:
+    """A partner registers itself (POST /public/v1/partners): INITIAL, with its kilometer account and a first API
+    key. It may log in; everything else waits for staff to activate it. The caller validates the fields.
+    Returns (partner, key, secret): the secret is shown once. Raises PartnerAlreadyRegistered (the code is taken,
+    also when a concurrent registration took it first: the UNIQUE constraint decides)."""
+    try:
+        with transaction.atomic():
+            if Partner.objects.filter(code=code).exists():
+                raise PartnerAlreadyRegistered(code)
+            partner = Partner.objects.create(
+                code=code,
+                name=name,
+                status=PartnerStatus.INITIAL,
+                type=type,
+                logo=logo,
+                web=web,
+                descriptions=descriptions or [],
+            )
+            partner_accounts_open(partner=partner)
+            key, secret = accounts_services.api_key_create(partner=partner, label="registration")
+    except IntegrityError:
+        raise PartnerAlreadyRegistered(code) from None
+    return partner, key, secret
 
 
 def transaction_post(
@@ -203,6 +232,7 @@ def charging_session_pay(
     Returns the transaction (`partner` loaded, `wallet_amount` set like the selectors' listings), built
     from the statement's answer without reading it back.
     Raises AuthorizationInvalid (key given: unknown, revoked, inactive partner, or another partner's code),
+    AccessDenied (key given, partner still INITIAL),
     ObjectNotFound(("partner", partner_code)) (no key: no such active partner), TransactionAlreadyProcessed,
     ObjectNotFound(("user", external_user_id)), InsufficientBalance(available, kilometer).
     """
@@ -233,6 +263,8 @@ def charging_session_pay(
     outcome, txn_id, partner_id, partner_name, customer_id = row
     if outcome == "AUTHORIZATION_INVALID":
         raise AuthorizationInvalid()
+    if outcome == "ACCESS_DENIED":
+        raise AccessDenied()
     if outcome == "PARTNER_NOT_FOUND":
         raise ObjectNotFound("partner", partner_code)
     if outcome == "TRANSACTION_ALREADY_PROCESSED":
