@@ -25,6 +25,11 @@ andcharge = [
         name="andcharge-transactions",
     ),
     path(
+        "public/v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions",
+        ledger_views.PublicAccountTransactionsView.as_view(),
+        name="andcharge-transactions-public",
+    ),
+    path(
         "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions/<str:transaction_id>",
         ledger_views.AccountTransactionDetailView.as_view(),
         name="andcharge-transaction",

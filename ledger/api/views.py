@@ -10,6 +10,7 @@ from core.api.fields import validated
 from ledger import selectors, services
 
 from .serializers import (
+    ACCOUNT_SUMMARY_CONSTANTS,
     AccountSummarySerializer,
     TransactionRequestSerializer,
     TransactionSerializer,
@@ -115,5 +116,29 @@ class AccountView(AndChargeView):
     )
     def get(self, request, partner_id: str, user_id: str):
         wallet = _linked_wallet(self, user_id)
-        summary = {"userId": user_id, "kmAvailable": wallet.balance, "kmPending": selectors.wallet_pending(account=wallet)}
+        summary = {
+            "userId": user_id,
+            "kmAvailable": wallet.balance,
+            "kmPending": selectors.wallet_pending(account=wallet),
+            **ACCOUNT_SUMMARY_CONSTANTS,
+        }
         return Response(AccountSummarySerializer(summary).data)
+
+
+class PublicAccountTransactionsView(AccountTransactionsView):
+    """`GET /public/v1/partners/{pid}/accounts/{userId}/transactions`: the listing under the URL of &Charge's
+    user_transactions.md (the same token, checks and answer)."""
+
+    http_method_names = ["get", "options"]
+
+    @extend_schema(
+        operation_id="listTransactionsPublicPath",
+        summary="The listing, under the /public prefix (an alias)",
+        parameters=[
+            OpenApiParameter("page", int, description="0-based page number", default=0),
+            OpenApiParameter("limit", int, description=f"page size, 1–{MAX_PAGE_SIZE}", default=20),
+        ],
+        responses={200: TransactionSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, partner_id: str, user_id: str):
+        return super().get(request, partner_id, user_id)
