@@ -22,7 +22,7 @@ from .forms import KilometersForm
 
 class LinkInline(ReadOnlyInline):
     model = PartnerLink
-    fields = ("partner", "external_user_id", "status", "created_at", "linked_at")
+    fields = ("partner", "external_user_id", "status", "created_at", "linked_at", "removed_at")
     show_change_link = False
 
     def get_queryset(self, request):
