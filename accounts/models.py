@@ -109,6 +109,7 @@ class Customer(models.Model):
     )
 
     class Meta:
+        permissions = [("send_password_reset_customer", "Can send a customer a password-reset link")]
         constraints = [
             models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="customer_email_unique_ci"),
         ]
@@ -212,6 +213,7 @@ class AuditAction(models.TextChoices):
     API_KEY_REVOKE = "api_key_revoke", "API key revoked"
     API_KEY_ROTATE = "api_key_rotate", "API key rotated by the partner"
     PARTNER_ACTIVATE = "partner_activate", "Partner activated"
+    CUSTOMER_PASSWORD_RESET = "customer_password_reset", "Password-reset link sent to the customer"
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"

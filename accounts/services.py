@@ -9,9 +9,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -157,6 +164,50 @@ def partner_activate_by_staff(*, partner_id: int, staff: User, reason: str) -> P
             detail={"partnerId": partner.code},
         )
     return partner
+
+
+def customer_password_reset_by_staff(*, customer_id: int, staff: User, reason: str, site_url: str) -> User:
+    """A staff member sends a customer a password-reset link (audited), by e-mail through Django's e-mail backend
+    (EMAIL_URL). A customer without credentials gets them here, with no usable password until the link is used.
+    Locks the customer row; the mail leaves after the commit (no network inside the transaction). `site_url` is
+    scheme://host of the link. Raises InvalidParameter (no reason; no e-mail address, or one that is a staff or
+    service account's), ObjectNotFound."""
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update(of=("self",)).filter(pk=customer_id).first()
+        if customer is None:
+            raise ObjectNotFound("customer", customer_id)
+        if customer.user_id is None:
+            email = customer.email.strip().lower()
+            if not email or User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
+                raise InvalidParameter(customer.email, "email")
+            user = User(username=email, email=email)
+            user.set_unusable_password()
+            user.save()
+            customer.user = user
+            customer.save(update_fields=["user"])
+        user = customer.user
+        audit_record(
+            actor=staff,
+            action=AuditAction.CUSTOMER_PASSWORD_RESET,
+            reason=reason,
+            target=customer,
+            customer=customer,
+            detail={"email": user.email},
+        )
+    path = reverse(
+        "customer-password-reset-confirm",
+        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+    )
+    context = {"customer": customer, "reset_url": site_url.rstrip("/") + path}
+    send_mail(
+        subject=render_to_string("customers/password_reset_subject.txt", context).strip(),
+        message=render_to_string("customers/password_reset_email.txt", context),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+    return user
 
 
 def partner_link_create(*, partner: Partner, external_user_id: str, customer: Customer, confirmed: bool) -> PartnerLink:

@@ -177,6 +177,10 @@ KM_MAX_PER_TRANSACTION = env.int("KM_MAX_PER_TRANSACTION", default=100_000)
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
+# Mail (customers' password-reset links): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@host:587;
+# the default prints mails on the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Charge&Pay <no-reply@chargepay.invalid>")
 LINK_ACTIVATION_HOURS = env.int("LINK_ACTIVATION_HOURS", default=24)  # how long a partner's activation code holds
 
 # --- Celery (chargepay/celery.py, gateways/tasks.py) -------------------------------------------

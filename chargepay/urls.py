@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api import links as links_views
@@ -55,6 +56,19 @@ urlpatterns = [
     path("api/docs/andcharge/", SpectacularSwaggerView.as_view(url_name="schema-andcharge"), name="docs-andcharge"),
     path("admin/", admin.site.urls),
     path("link/confirm", LinkConfirmView.as_view(), name="link-confirm"),
+    # A customer sets a password from the link staff sent (Django's password reset, in the hosted pages' look).
+    path(
+        "account/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="customers/password_reset_confirm.html", success_url=reverse_lazy("customer-password-reset-done")
+        ),
+        name="customer-password-reset-confirm",
+    ),
+    path(
+        "account/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="customers/password_reset_complete.html"),
+        name="customer-password-reset-done",
+    ),
     # Any other path under the &Charge prefixes answers in its envelope, with DEBUG on or off.
     re_path(r"^(v1|public)/", not_found),
     re_path(r"^api/v1/", hop_not_found),
