@@ -214,10 +214,11 @@ def partner_link_create(*, partner: Partner, external_user_id: str, customer: Cu
     """Link a partner's userId to a customer; `confirmed` makes it LINKED at once (operator action)."""
     if not external_user_id or len(external_user_id) > 100:
         raise InvalidParameter(external_user_id, "userId")
+    current = PartnerLink.objects.filter(partner=partner).exclude(status=LinkStatus.REMOVED)
     with transaction.atomic():
-        if PartnerLink.objects.filter(partner=partner, external_user_id=external_user_id).exists():
+        if current.filter(external_user_id=external_user_id).exists():
             raise InvalidParameter(external_user_id, "userId")
-        if PartnerLink.objects.filter(partner=partner, customer=customer).exists():
+        if current.filter(customer=customer).exists():
             raise InvalidParameter(customer.pk, "customer")
         return PartnerLink.objects.create(
             partner=partner,

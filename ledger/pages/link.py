@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts import selectors as accounts_selectors
 from accounts import services as accounts_services
-from accounts.models import Customer, Partner, User
+from accounts.models import Customer, Partner, PartnerStatus, User
 from core import errors
 from core.errors import ErrorCode
 from ledger import services
@@ -99,7 +99,8 @@ class LinkRequest:
 
 def _link_request(request) -> LinkRequest:
     params = {name: request.GET.get(name, "").strip() for name in PARAMETERS}
-    partner = Partner.objects.filter(code=params["partnerId"], is_active=True).first() if params["partnerId"] else None
+    partners = Partner.objects.filter(is_active=True).exclude(status=PartnerStatus.INITIAL)
+    partner = partners.filter(code=params["partnerId"]).first() if params["partnerId"] else None
     allowed = partner is not None and accounts_selectors.callback_url_allowed(partner=partner, url=params["callbackUrl"])
     return LinkRequest(params=params, partner=partner, callback=params["callbackUrl"] if allowed else None)
 

@@ -205,3 +205,11 @@ def test_concurrent_posts_for_one_user_id_open_one_link(http_server, api_key):
         thread.join()
     assert statuses == [201] * 8
     assert PartnerLink.objects.filter(external_user_id="race").count() == 1
+
+
+def test_an_operator_may_link_a_removed_user_id_again(api, link):
+    api.delete(f"{LINKS_URL}?userId=pcsUserId001")
+    again = services.partner_link_create(
+        partner=link.partner, external_user_id="pcsUserId001", customer=link.customer, confirmed=True
+    )
+    assert again.status == LinkStatus.LINKED and again.pk != link.pk

@@ -261,3 +261,10 @@ def test_callback_query_and_deep_links_are_kept(client, registered):
 )
 def test_callback_url_allowed(registered, url, allowed):
     assert accounts_selectors.callback_url_allowed(partner=registered, url=url) is allowed
+
+
+def test_a_partner_not_yet_activated_is_not_found(client, db):
+    partner, _, _ = ledger_services.partner_register(code="NEW-1", name="New", type="MSP")
+    PartnerCallbackPrefix.objects.create(partner=partner, prefix=CALLBACK)
+    response = client.get(link_page_url("any-code", partner_code="NEW-1"))
+    assert response.status_code == 404 and "Location" not in response and "PARTNER_NOT_FOUND" in response.content.decode()
