@@ -184,7 +184,7 @@ def test_a_wrong_password_is_refused_and_five_lock_the_address_out(client, code,
         response = signed_in(client, url, password="wrong")
         assert response.status_code == 400 and "wrong" in response.content.decode()
     response = signed_in(client, url, password="wrong")
-    assert response.status_code == 429
+    assert response.status_code == 429 and "Too many failed sign-ins" in response.content.decode()
     # locked: even the right password is refused now
     assert signed_in(client, url).status_code == 429
     assert "_auth_user_id" not in client.session
