@@ -7,6 +7,9 @@
 Customer, partner and audit rows are not edited here: they change through services, by audited actions.
 """
 
+from urllib.parse import urlsplit
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
@@ -20,7 +23,7 @@ from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, admin_url
 
 from . import services
 from .forms import ApiKeyForm
-from .models import AuditLog, Partner, PartnerApiKey, PartnerLink, User
+from .models import AuditLog, Partner, PartnerApiKey, PartnerCallbackPrefix, PartnerLink, PartnerStatus, User
 
 # simplejwt's own admin would show every partner's refresh token in full, which lets a staff member act as the
 # partner: token rows stay out of the back-office (a revoked API key, or the blacklist, is how access is cut).
@@ -53,13 +56,51 @@ class ServiceAccountInline(ReadOnlyInline):
     fields = ("email", "is_active", "date_joined", "last_login")
 
 
+class CallbackPrefixInline(ReadOnlyInline):
+    model = PartnerCallbackPrefix
+    fields = ("prefix",)
+    verbose_name_plural = "callback prefixes (the hosted link page returns only to these; manage them under Callback prefixes)"
+
+
+class CallbackPrefixForm(forms.ModelForm):
+    class Meta:
+        model = PartnerCallbackPrefix
+        fields = ("partner", "prefix")
+
+    def clean_prefix(self):
+        prefix = self.cleaned_data["prefix"].strip()
+        parts = urlsplit(prefix)
+        if not parts.scheme or not parts.netloc or "@" in parts.netloc or parts.query or parts.fragment:
+            raise forms.ValidationError(
+                "A scheme, a host and an optional path, e.g. https://app.example/linked or myapp://and-charge."
+            )
+        if any(char.isspace() or char == "\\" for char in prefix):
+            raise forms.ValidationError("No spaces or backslashes.")
+        if parts.scheme.lower() in {"javascript", "data", "vbscript", "file"}:
+            raise forms.ValidationError("This scheme cannot be a callback.")
+        return prefix
+
+
+@admin.register(PartnerCallbackPrefix)
+class PartnerCallbackPrefixAdmin(admin.ModelAdmin):
+    """Where the hosted link page may send a customer back to, per partner. Changes are mirrored into the audit log
+    (the admin's own edits)."""
+
+    form = CallbackPrefixForm
+    list_display = ("partner", "prefix")
+    list_filter = ("partner",)
+    search_fields = ("prefix", "partner__code")
+    autocomplete_fields = ("partner",)
+
+
 @admin.register(Partner)
 class PartnerAdmin(ReadOnlyModelAdmin):
-    list_display = ("code", "name", "is_active", "created_at")
+    list_display = ("code", "name", "status", "is_active", "created_at")
+    list_filter = ("status",)
     search_fields = ("code", "name")
-    fields = ("code", "name", "is_active", "created_at", "links")
+    fields = ("code", "name", "status", "is_active", "type", "web", "logo", "descriptions", "created_at", "activated_at", "links")
     readonly_fields = fields
-    inlines = [ApiKeyInline, ServiceAccountInline]
+    inlines = [ApiKeyInline, ServiceAccountInline, CallbackPrefixInline]
     change_form_template = "admin/accounts/partner/change_form.html"
 
     @admin.display(description="links")
@@ -69,7 +110,12 @@ class PartnerAdmin(ReadOnlyModelAdmin):
         return format_html('<a href="{}">{} linked, {} in all</a>', url, linked, partner.links.count())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "may_create_key": request.user.has_perm("accounts.add_partnerapikey")}
+        extra_context = {
+            **(extra_context or {}),
+            "may_create_key": request.user.has_perm("accounts.add_partnerapikey"),
+            "may_activate": request.user.has_perm("accounts.change_partner")
+            and Partner.objects.filter(pk=object_id, status=PartnerStatus.INITIAL).exists(),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -84,8 +130,34 @@ class PartnerAdmin(ReadOnlyModelAdmin):
                 self.admin_site.admin_view(self.revoke_key_view),
                 name="accounts_partner_revoke_api_key",
             ),
+            path("<int:object_id>/activate/", self.admin_site.admin_view(self.activate_view), name="accounts_partner_activate"),
             *super().get_urls(),
         ]
+
+    def activate_view(self, request, object_id: int):
+        """Activate a registered (INITIAL) partner, with a reason (audited)."""
+        if not request.user.has_perm("accounts.change_partner"):
+            raise PermissionDenied
+        partner = get_object_or_404(Partner, pk=object_id)
+        return staff_action_page(
+            request,
+            self,
+            obj=partner,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: services.partner_activate_by_staff(
+                partner_id=partner.pk, staff=request.user, reason=data["reason"]
+            ),
+            done=lambda activated: (
+                f"Partner {activated.code} activated; its calls are served from now on.",
+                reverse("admin:accounts_partner_change", args=[partner.pk]),
+            ),
+            template="admin/accounts/partner/activate.html",
+            context={
+                "title": f"Activate partner {partner.code}",
+                "confirm_label": "Activate partner",
+                "blocked": "" if partner.status == PartnerStatus.INITIAL else "This partner is already active.",
+            },
+        )
 
     def create_key_view(self, request, object_id: int):
         """Create an API key; its secret is shown on the answer page once and never again."""
@@ -145,7 +217,23 @@ class PartnerAdmin(ReadOnlyModelAdmin):
 
 @admin.register(PartnerLink)
 class PartnerLinkAdmin(ReadOnlyModelAdmin):
-    list_display = ("partner", "external_user_id", "customer", "status", "created_at", "linked_at")
+    """Links with their status and the activation code's times; never the code (only its digest is stored, and
+    that is not shown either)."""
+
+    list_display = (
+        "partner",
+        "external_user_id",
+        "customer",
+        "status",
+        "created_at",
+        "linked_at",
+        "removed_at",
+        "activation_code_issued_at",
+        "activation_code_used_at",
+        "activation_code_expires_at",
+    )
+    fields = list_display
+    readonly_fields = fields
     list_filter = ("status", "partner")
     list_select_related = ("partner", "customer")
     search_fields = ("=external_user_id", "=customer__id", "customer__email")

@@ -9,7 +9,7 @@ from .models import AuditAction, AuditLog, Customer, Partner, User
 
 def audit_record(
     *,
-    actor: User,
+    actor: User | None,
     action: AuditAction,
     reason: str,
     target: models.Model,
@@ -19,8 +19,9 @@ def audit_record(
     balances_after: dict | None = None,
     detail: dict | None = None,
 ) -> AuditLog:
-    """Record one staff action. Must run inside the action's transaction (asserted: a record written
-    after the action committed could be lost with nothing to show for it). Raises ValueError without a reason."""
+    """Record one staff action (`actor` None: the partner acting for itself through the API). Must run inside
+    the action's transaction (asserted: a record written after the action committed could be lost with nothing to
+    show for it). Raises ValueError without a reason."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the audited action's transaction")
     if not reason.strip():

@@ -30,13 +30,34 @@ class User(AbstractUser):
         ]
 
 
+class PartnerStatus(models.TextChoices):
+    INITIAL = "INITIAL", "Initial (registered, awaiting activation by staff)"
+    ACTIVE = "ACTIVE", "Active"
+
+
+class PartnerType(models.TextChoices):
+    MSP = "MSP", "E-mobility service provider"
+    ONLINE_SHOP = "ONLINE_SHOP", "Online shop"
+    OFFLINE_SHOP = "OFFLINE_SHOP", "Offline shop"
+
+
 class Partner(models.Model):
-    """A charge-point operator or e-mobility provider calling the &Charge API."""
+    """A charge-point operator or e-mobility provider calling the &Charge API.
+
+    A partner that registered itself (POST /public/v1/partners) is INITIAL: it can log in, and every other call is
+    refused with 403 until staff activate it. `is_active` False stops its keys altogether (401).
+    """
 
     code = models.CharField(max_length=100, unique=True, help_text="The partnerId in API paths, e.g. PCS-001.")
     name = models.CharField(max_length=200, help_text="Display name shown in transactions, e.g. MSP Partner.")
     is_active = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE)
+    type = models.CharField(max_length=20, choices=PartnerType.choices, default=PartnerType.MSP)
+    logo = models.CharField(max_length=500, blank=True)
+    web = models.CharField(max_length=500, blank=True)
+    descriptions = models.JSONField(default=list, blank=True, help_text='[{"lang": "en", "text": "…"}]')
     created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -76,8 +97,19 @@ class Customer(models.Model):
     email = models.EmailField(blank=True)
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The customer's credentials: a User that is neither staff nor a service account, so its password opens the
+    # hosted link page and nothing else (the admin wants is_staff, HOP login a partner).
+    user = models.OneToOneField(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customer",
+        help_text="Set once the customer has a password.",
+    )
 
     class Meta:
+        permissions = [("send_password_reset_customer", "Can send a customer a password-reset link")]
         constraints = [
             models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="customer_email_unique_ci"),
         ]
@@ -89,28 +121,71 @@ class Customer(models.Model):
 class LinkStatus(models.TextChoices):
     INITIAL = "INITIAL", "Initial (awaiting the customer's confirmation)"
     LINKED = "LINKED", "Linked"
+    REMOVED = "REMOVED", "Removed by the partner"
 
 
 class PartnerLink(models.Model):
-    """Partner + the partner's own user id → our customer. Only a LINKED link lets the partner act."""
+    """Partner + the partner's own user id → our customer. Only a LINKED link lets the partner act.
+
+    A partner's POST opens an INITIAL link (no customer yet) with an activation code; the customer confirms it on
+    the hosted page, which makes it LINKED to them. Only a SHA-256 digest of the code is kept (256 random bits, so
+    a fast digest is enough). A removed link stays as history; the userId (and the customer) may be linked again.
+    """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="links")
     external_user_id = models.CharField(max_length=100, help_text="The partner's userId.")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="links")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="links")
     status = models.CharField(max_length=10, choices=LinkStatus.choices, default=LinkStatus.INITIAL)
     created_at = models.DateTimeField(auto_now_add=True)
     linked_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    activation_code_digest = models.CharField(max_length=64, blank=True)
+    activation_code_issued_at = models.DateTimeField(null=True, blank=True)
+    activation_code_expires_at = models.DateTimeField(null=True, blank=True)
+    activation_code_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["partner", "external_user_id"], name="link_partner_user_unique"),
-            models.UniqueConstraint(fields=["partner", "customer"], name="link_partner_customer_unique"),
+            models.UniqueConstraint(
+                fields=["partner", "external_user_id"],
+                condition=~models.Q(status="REMOVED"),
+                name="link_partner_user_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "customer"], condition=~models.Q(status="REMOVED"), name="link_partner_customer_unique"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="LINKED") | models.Q(customer__isnull=False, linked_at__isnull=False),
+                name="link_linked_has_customer",
+            ),
         ]
-        # Support finds a customer by a partner's userId without knowing the partner.
-        indexes = [models.Index(fields=["external_user_id"], name="link_external_user_id")]
+        indexes = [
+            # Support finds a customer by a partner's userId without knowing the partner.
+            models.Index(fields=["external_user_id"], name="link_external_user_id"),
+            # The hosted page finds a link by its activation code.
+            models.Index(
+                fields=["activation_code_digest"], condition=~models.Q(activation_code_digest=""), name="link_activation_code"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.partner.code}/{self.external_user_id} → {self.customer_id} ({self.status})"
+        return f"{self.partner.code}/{self.external_user_id} → {self.customer_id or '?'} ({self.status})"
+
+
+class PartnerCallbackPrefix(models.Model):
+    """Where the hosted link page may send the customer's browser back to: scheme + host + path prefix
+    (e.g. https://app.partner.example/link-done or an app deep link such as myapp://and-charge)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="callback_prefixes")
+    prefix = models.CharField(max_length=500)
+
+    class Meta:
+        verbose_name = "callback prefix"
+        verbose_name_plural = "callback prefixes"
+        constraints = [models.UniqueConstraint(fields=["partner", "prefix"], name="callback_prefix_unique")]
+
+    def __str__(self) -> str:
+        return self.prefix
 
 
 class RfidToken(models.Model):
@@ -136,6 +211,9 @@ class AuditAction(models.TextChoices):
     CARD_CHARGE_CAPTURE_RETRY = "card_charge_capture_retry", "Card charge capture retried"
     API_KEY_CREATE = "api_key_create", "API key created"
     API_KEY_REVOKE = "api_key_revoke", "API key revoked"
+    API_KEY_ROTATE = "api_key_rotate", "API key rotated by the partner"
+    PARTNER_ACTIVATE = "partner_activate", "Partner activated"
+    CUSTOMER_PASSWORD_RESET = "customer_password_reset", "Password-reset link sent to the customer"
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
@@ -147,7 +225,8 @@ class AuditLog(models.Model):
     records, so an action without its record cannot exist. Rows are never changed or deleted (the admin
     offers neither; on PostgreSQL a trigger refuses it, migration 0003)."""
 
-    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="audit_records")
+    # Empty when a partner acted for itself through the API (a key rotation): `partner` and `detail` say who.
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_records")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=40, choices=AuditAction.choices)
     reason = models.TextField()
@@ -168,4 +247,4 @@ class AuditLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.object_type}:{self.object_id} by {self.actor}"
+        return f"{self.get_action_display()} {self.object_type}:{self.object_id} by {self.actor or self.partner}"

@@ -1,8 +1,10 @@
 """Reads for people and partners."""
 
+from urllib.parse import urlsplit
+
 from django.db.models import Exists, OuterRef
 
-from .models import PartnerApiKey, User
+from .models import Customer, Partner, PartnerApiKey, User
 
 # The HOP right to charge cards (gateways.CardCharge's `charge_card` permission), named here by its string.
 CHARGE_CARD_PERMISSION = ("gateways", "charge_card")
@@ -43,3 +45,35 @@ def service_account_get_active(*, user_id: object) -> User | None:
     if user is not None:
         user.can_charge_cards = user.is_superuser or user.has_direct_permission or user.has_group_permission
     return user
+
+
+def _url_parts(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower(), parts.path
+
+
+def callback_url_allowed(*, partner: Partner, url: str) -> bool:
+    """Whether the hosted link page may send the browser to `url`: the same scheme and host as one of the
+    partner's registered callback prefixes, and a path at or under the prefix's path (so `/cb` allows `/cb` and
+    `/cb/done`, never `/cbx`). No credentials in the host, no whitespace or backslashes (browsers read those
+    differently from urlsplit)."""
+    if not url or len(url) > 2000 or any(char in url for char in "\\ \t\r\n") or not url.isprintable():
+        return False
+    scheme, host, path = _url_parts(url)
+    if not scheme or not host or "@" in host:
+        return False
+    for prefix in partner.callback_prefixes.values_list("prefix", flat=True):
+        prefix_scheme, prefix_host, prefix_path = _url_parts(prefix)
+        if (scheme, host) != (prefix_scheme, prefix_host):
+            continue
+        base = prefix_path.rstrip("/")
+        if path in (prefix_path, base) or path.startswith(base + "/"):
+            return True
+    return False
+
+
+def customer_of_user(*, user: User) -> Customer | None:
+    """The customer whose credentials `user` is (None for staff, service accounts and anonymous users)."""
+    if not user.is_authenticated:
+        return None
+    return Customer.objects.filter(user=user, user__is_active=True).first()

@@ -8,8 +8,17 @@ from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
+from accounts import services as accounts_services
 from accounts.models import Customer, PartnerLink, RfidToken
-from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, admin_url, id_search, staff_action_page, staff_error_message
+from core.admin import (
+    ReadOnlyInline,
+    ReadOnlyModelAdmin,
+    ReasonForm,
+    admin_url,
+    id_search,
+    staff_action_page,
+    staff_error_message,
+)
 from core.errors import ChargepayError, InsufficientBalance
 from gateways.models import PaymentMethod
 from ledger import selectors as ledger_selectors
@@ -22,7 +31,7 @@ from .forms import KilometersForm
 
 class LinkInline(ReadOnlyInline):
     model = PartnerLink
-    fields = ("partner", "external_user_id", "status", "created_at", "linked_at")
+    fields = ("partner", "external_user_id", "status", "created_at", "linked_at", "removed_at")
     show_change_link = False
 
     def get_queryset(self, request):
@@ -78,6 +87,7 @@ class CustomerAdmin(ReadOnlyModelAdmin):
                 "rfid_tokens": RfidToken.objects.filter(customer=customer).order_by("-created_at"),
                 "timeline": timeline,
                 "may_adjust": request.user.has_perm("ledger.adjust_kilometers"),
+                "may_send_password_reset": request.user.has_perm("accounts.send_password_reset_customer"),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -88,8 +98,41 @@ class CustomerAdmin(ReadOnlyModelAdmin):
                 self.admin_site.admin_view(self.kilometers_view),
                 name="accounts_customer_kilometers",
             ),
+            path(
+                "<int:object_id>/password-reset/",
+                self.admin_site.admin_view(self.password_reset_view),
+                name="accounts_customer_password_reset",
+            ),
             *super().get_urls(),
         ]
+
+    def password_reset_view(self, request, object_id: int):
+        """Send the customer a password-reset link by e-mail, with a required reason (support, finance)."""
+        if not request.user.has_perm("accounts.send_password_reset_customer"):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=object_id)
+        return staff_action_page(
+            request,
+            self,
+            obj=customer,
+            form=ReasonForm(request.POST or None),
+            perform=lambda data: accounts_services.customer_password_reset_by_staff(
+                customer_id=customer.pk,
+                staff=request.user,
+                reason=data["reason"],
+                site_url=f"{request.scheme}://{request.get_host()}",
+            ),
+            done=lambda user: (
+                f"A password-reset link was sent to {user.email}.",
+                reverse("admin:accounts_customer_change", args=[customer.pk]),
+            ),
+            template="admin/accounts/customer/password_reset.html",
+            context={
+                "title": f"Send customer {customer.pk} a password-reset link",
+                "confirm_label": "Send the link",
+                "blocked": "" if customer.email else "This customer has no e-mail address.",
+            },
+        )
 
     def kilometers_view(self, request, object_id: int):
         """Grant (goodwill) or adjust (correct) a customer's kilometers, with a required reason (finance)."""

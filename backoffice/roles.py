@@ -4,7 +4,7 @@
 so a fresh or flushed database has the groups) and from `manage.py sync_roles`.
 
 - support: read everything in the back-office, reverse transactions up to the support limit
-  (settings.SUPPORT_REVERSAL_LIMIT), void/refund card charges.
+  (settings.SUPPORT_REVERSAL_LIMIT), void/refund card charges, send a customer a password-reset link.
 - finance: everything support can, plus reversals of any amount, kilometer grants and adjustments, capture
   retries, reconciliation (resolve findings, upload gateway batch files) and the beat schedules.
 A staff user in neither group can log in to the admin and change nothing. Partner credentials (API keys)
@@ -23,6 +23,7 @@ _READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
+    "accounts.send_password_reset_customer",
 )
 FINANCE_PERMISSIONS = (
     *SUPPORT_PERMISSIONS,

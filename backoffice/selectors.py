@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Subquery, Sum
 
-from accounts.models import AuditLog
+from accounts.models import AuditLog, PartnerLink
 from gateways.models import CardCharge
 from ledger.models import AccountKind, Entry, Transaction, TransactionKind, TransactionStatus
 
@@ -15,7 +15,7 @@ class TimelineEvent:
     """One thing that touched a customer, for the back-office timeline."""
 
     at: datetime
-    category: str  # payment, grant, adjustment, card, reversal, refund, gateway, staff
+    category: str  # payment, grant, adjustment, card, reversal, refund, gateway, staff, link
     title: str
     detail: str
     amount: str  # signed, with its unit; "" when no money moved
@@ -34,8 +34,9 @@ _CATEGORY_BY_KIND = {
 
 def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEvent]:
     """Everything that touched a customer, newest first: wallet transactions (payments, grants, adjustments,
-    top-ups, reversals, refunds), card charges with each gateway attempt, and staff actions. At most `limit`
-    of each source are read (four queries whatever the history's length), then the newest `limit` kept."""
+    top-ups, reversals, refunds), card charges with each gateway attempt, staff actions, and partner links made
+    and removed. At most `limit` of each source are read (five queries whatever the history's length), then the
+    newest `limit` kept."""
     wallet_entries = Entry.objects.filter(
         transaction=OuterRef("pk"), account__kind=AccountKind.WALLET, account__customer_id=customer_id
     )
@@ -108,11 +109,26 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
             TimelineEvent(
                 record.created_at,
                 "staff",
-                f"{record.get_action_display()} by {record.actor.username}",
+                f"{record.get_action_display()} by {record.actor.username if record.actor else record.partner_id}",
                 record.reason,
                 "",
                 ("accounts.auditlog", record.pk),
             )
         )
+    links = PartnerLink.objects.filter(customer_id=customer_id).select_related("partner").order_by("-created_at", "-id")[:limit]
+    for link in links:
+        who = f"{link.partner.name} · userId {link.external_user_id}"
+        if link.linked_at is not None:
+            events.append(
+                TimelineEvent(
+                    link.linked_at, "link", f"Linked to {link.partner.code}", who, "", ("accounts.partnerlink", link.pk)
+                )
+            )
+        if link.removed_at is not None:
+            events.append(
+                TimelineEvent(
+                    link.removed_at, "link", f"Unlinked by {link.partner.code}", who, "", ("accounts.partnerlink", link.pk)
+                )
+            )
     events.sort(key=lambda event: event.at, reverse=True)
     return events[:limit]

@@ -71,6 +71,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_LOCKOUT_CALLABLE = "chargepay.lockout.lockout_response"  # the hosted link page gets its own lockout page
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
 
 ROOT_URLCONF = "chargepay.urls"
@@ -138,7 +139,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "partner": env("PARTNER_RATE_LIMIT", default="6000/min"),
         "service_account": env("SERVICE_ACCOUNT_RATE_LIMIT", default="6000/min"),
+        # self-registration, per client address (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES proxies)
+        "partner_registration": env("PARTNER_REGISTRATION_RATE_LIMIT", default="10/hour"),
     },
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 _DEV_JWT_SIGNING_KEY = "dev-only-jwt-signing-key-change-me-0123456789abcdef"
@@ -181,6 +185,11 @@ KM_MAX_PER_TRANSACTION = env.int("KM_MAX_PER_TRANSACTION", default=100_000)
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
+# Mail (customers' password-reset links): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@host:587;
+# the default prints mails on the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Charge&Pay <no-reply@chargepay.invalid>")
+LINK_ACTIVATION_HOURS = env.int("LINK_ACTIVATION_HOURS", default=24)  # how long a partner's activation code holds
 
 # --- Celery (chargepay/celery.py, gateways/tasks.py) -------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -1,21 +1,34 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path, reverse_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api import links as links_views
+from accounts.api import partners as partners_views
 from accounts.api import views as accounts_views
 from core.api.handlers import hop_not_found, not_found
 from gateways.api import views as gateways_views
+from ledger.api import partners as ledger_partners_views
 from ledger.api import views as ledger_views
+from ledger.pages.link import LinkConfirmView
 
 andcharge = [
     path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
+    path("public/v1/partners", ledger_partners_views.PartnerRegistrationView.as_view(), name="andcharge-partners"),
     path("public/v1/tokens", accounts_views.PartnerTokenRefreshView.as_view(), name="andcharge-tokens"),
+    path("v1/partners/<str:partner_id>/apikey", partners_views.ApiKeyRotateView.as_view(), name="andcharge-apikey"),
     path("v1/partners/<str:partner_id>/ping", accounts_views.PartnerPingView.as_view(), name="andcharge-ping"),
+    path("v1/partners/<str:partner_id>/accounts", links_views.PartnerAccountsView.as_view(), name="andcharge-links"),
     path("v1/partners/<str:partner_id>/accounts/<str:user_id>", ledger_views.AccountView.as_view(), name="andcharge-account"),
     path(
         "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions",
         ledger_views.AccountTransactionsView.as_view(),
         name="andcharge-transactions",
+    ),
+    path(
+        "public/v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions",
+        ledger_views.PublicAccountTransactionsView.as_view(),
+        name="andcharge-transactions-public",
     ),
     path(
         "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions/<str:transaction_id>",
@@ -62,6 +75,20 @@ urlpatterns = [
     ),
     path("api/docs/andcharge/", SpectacularSwaggerView.as_view(url_name="schema-andcharge"), name="docs-andcharge"),
     path("admin/", admin.site.urls),
+    path("link/confirm", LinkConfirmView.as_view(), name="link-confirm"),
+    # A customer sets a password from the link staff sent (Django's password reset, in the hosted pages' look).
+    path(
+        "account/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="customers/password_reset_confirm.html", success_url=reverse_lazy("customer-password-reset-done")
+        ),
+        name="customer-password-reset-confirm",
+    ),
+    path(
+        "account/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="customers/password_reset_complete.html"),
+        name="customer-password-reset-done",
+    ),
     # Any other path under the &Charge prefixes answers in its envelope, with DEBUG on or off.
     re_path(r"^(v1|public)/", not_found),
     re_path(r"^api/v1/", hop_not_found),

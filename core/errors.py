@@ -36,6 +36,12 @@ class ErrorCode(StrEnum):
     CHARGE_STATE_CONFLICT = "CHARGE_STATE_CONFLICT"
     API_KEY_ALREADY_REVOKED = "API_KEY_ALREADY_REVOKED"
     GATEWAY_BUSY = "GATEWAY_BUSY"
+    PARTNER_ALREADY_REGISTERED = "PARTNER_ALREADY_REGISTERED"
+    # The hosted link page's answers (sent back to the partner's callbackUrl as `error=`)
+    ACCOUNT_LINKED_TO_DIFFERENT_USER = "ACCOUNT_LINKED_TO_DIFFERENT_USER"
+    PARTNER_NOT_FOUND = "PARTNER_NOT_FOUND"
+    ACTIVATION_CODE_NOT_FOUND = "ACTIVATION_CODE_NOT_FOUND"
+    GENERAL_PROCESSING_FAILURE = "GENERAL_PROCESSING_FAILURE"
 
 
 class ChargepayError(Exception):
@@ -178,6 +184,30 @@ class InsufficientBalance(ChargepayError):
 class ApiKeyAlreadyRevoked(ChargepayError):
     fields = ("access_key_id",)
     code, status = ErrorCode.API_KEY_ALREADY_REVOKED, 409
+
+
+# --- Linking and partner self-service errors -------------------------------------------------
+class PartnerAlreadyRegistered(ChargepayError):
+    fields = ("partner_id",)
+    code, status = ErrorCode.PARTNER_ALREADY_REGISTERED, 400
+
+
+class PartnerNotFound(ChargepayError):
+    fields = ("partner_id",)
+    code, status = ErrorCode.PARTNER_NOT_FOUND, 404
+
+
+class ActivationCodeNotFound(ChargepayError):
+    """Unknown, used, replaced or expired: the page cannot tell them apart, and neither can the caller."""
+
+    code, status = ErrorCode.ACTIVATION_CODE_NOT_FOUND, 404
+
+
+class AccountLinkedToDifferentUser(ChargepayError):
+    """The partner's userId is linked to another customer, or the customer to another userId of that partner."""
+
+    fields = ("user_id",)
+    code, status = ErrorCode.ACCOUNT_LINKED_TO_DIFFERENT_USER, 409
 
 
 # --- Card charge errors -----------------------------------------------------------------------

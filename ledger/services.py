@@ -5,18 +5,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Customer, Partner, User
+from accounts.models import AuditAction, Customer, Partner, PartnerApiKey, PartnerStatus, User
 from core.errors import (
     AccessDenied,
     AuthorizationInvalid,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
+    PartnerAlreadyRegistered,
     StaffLimitExceeded,
     TransactionAlreadyProcessed,
     TransactionAlreadyReversed,
@@ -60,6 +65,33 @@ def customer_create(*, email: str = "", name: str = "") -> Customer:
     return customer
 
 
+def customer_register(*, email: str, name: str, password: str) -> Customer:
+    """A customer registers (the hosted link page): a customer with its wallets and credentials, a User that is
+    neither staff nor a service account, so the password opens the hosted page and nothing else.
+
+    An address already known (a customer opened by staff, or any user) is refused, never taken over: its owner
+    signs in, or gets a password-reset link from support. Raises InvalidParameter (email, name, password: Django's
+    password validators)."""
+    email, name = email.strip().lower(), name.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidParameter(email, "email") from None
+    if not name or len(name) > 200:
+        raise InvalidParameter(name, "name")
+    try:
+        validate_password(password, user=User(username=email, email=email, first_name=name))
+    except ValidationError:
+        raise InvalidParameter("", "password") from None
+    with transaction.atomic():
+        if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
+            raise InvalidParameter(email, "email")
+        customer = customer_create(email=email, name=name)
+        customer.user = User.objects.create_user(username=email, email=email, password=password)
+        customer.save(update_fields=["user"])
+    return customer
+
+
 def partner_create(*, code: str, name: str) -> Partner:
     """Create a partner with its kilometer account (partners are opened here so that none exists without it).
     Raises InvalidParameter for a taken or bad code."""
@@ -74,6 +106,33 @@ def partner_create(*, code: str, name: str) -> Partner:
         partner = Partner.objects.create(code=code, name=name)
         partner_accounts_open(partner=partner)
     return partner
+
+
+def partner_register(
+    *, code: str, name: str, type: str, logo: str = "", web: str = "", descriptions: list[dict] | None = None
+) -> tuple[Partner, PartnerApiKey, str]:
+    """A partner registers itself (POST /public/v1/partners): INITIAL, with its kilometer account and a first API
+    key. It may log in; everything else waits for staff to activate it. The caller validates the fields.
+    Returns (partner, key, secret): the secret is shown once. Raises PartnerAlreadyRegistered (the code is taken,
+    also when a concurrent registration took it first: the UNIQUE constraint decides)."""
+    try:
+        with transaction.atomic():
+            if Partner.objects.filter(code=code).exists():
+                raise PartnerAlreadyRegistered(code)
+            partner = Partner.objects.create(
+                code=code,
+                name=name,
+                status=PartnerStatus.INITIAL,
+                type=type,
+                logo=logo,
+                web=web,
+                descriptions=descriptions or [],
+            )
+            partner_accounts_open(partner=partner)
+            key, secret = accounts_services.api_key_create(partner=partner, label="registration")
+    except IntegrityError:
+        raise PartnerAlreadyRegistered(code) from None
+    return partner, key, secret
 
 
 def transaction_post(
@@ -176,6 +235,7 @@ def charging_session_pay(
     Returns the transaction (`partner` loaded, `wallet_amount` set like the selectors' listings), built
     from the statement's answer without reading it back.
     Raises AuthorizationInvalid (key given: unknown, revoked, inactive partner, or another partner's code),
+    AccessDenied (key given, partner still INITIAL),
     ObjectNotFound(("partner", partner_code)) (no key: no such active partner), TransactionAlreadyProcessed,
     ObjectNotFound(("user", external_user_id)), InsufficientBalance(available, kilometer).
     """
@@ -206,6 +266,8 @@ def charging_session_pay(
     outcome, txn_id, partner_id, partner_name, customer_id = row
     if outcome == "AUTHORIZATION_INVALID":
         raise AuthorizationInvalid()
+    if outcome == "ACCESS_DENIED":
+        raise AccessDenied()
     if outcome == "PARTNER_NOT_FOUND":
         raise ObjectNotFound("partner", partner_code)
     if outcome == "TRANSACTION_ALREADY_PROCESSED":

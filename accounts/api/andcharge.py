@@ -10,7 +10,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import selectors
-from accounts.models import Partner
+from accounts.models import Partner, PartnerStatus
 from accounts.tokens import ANDCHARGE_API
 from core import errors
 from core.api.andcharge import AndChargeAPIView
@@ -33,11 +33,13 @@ class PartnerPrincipal:
 
     def check_key(self) -> None:
         """One indexed query: the token's key is unrevoked, of an active partner, the token's partner.
-        Raises AuthorizationInvalid."""
+        Raises AuthorizationInvalid; AccessDenied for a partner still INITIAL (registered, not yet activated)."""
         key = selectors.api_key_get_active(access_key_id=self.access_key_id)
         self.key_checked = True
         if key is None or key.partner.code != self.partner_code:
             raise errors.AuthorizationInvalid()
+        if key.partner.status == PartnerStatus.INITIAL:
+            raise errors.AccessDenied()
         self._partner = key.partner
 
     def key_found_active(self, *, partner: Partner | None = None) -> None:

@@ -16,7 +16,7 @@ from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
 READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
-SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge"}
+SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge", "accounts.send_password_reset_customer"}
 FINANCE_EXTRA = SUPPORT_EXTRA | {
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",

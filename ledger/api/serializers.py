@@ -232,6 +232,15 @@ class AccountSummarySerializer(serializers.Serializer):
     userId = serializers.CharField()  # noqa: N815
     kmAvailable = serializers.IntegerField()  # noqa: N815
     kmPending = serializers.IntegerField()  # noqa: N815
+    # The &Charge account summary's community fields: not part of this product, always 0 and USER.
+    picturesPending = serializers.IntegerField()  # noqa: N815
+    picturesAccepted = serializers.IntegerField()  # noqa: N815
+    challengesSolved = serializers.IntegerField()  # noqa: N815
+    role = serializers.ChoiceField(choices=["USER"])
+
+
+# The summary's fields that do not depend on the account.
+ACCOUNT_SUMMARY_CONSTANTS = {"picturesPending": 0, "picturesAccepted": 0, "challengesSolved": 0, "role": "USER"}
 
 
 # --- The valid request's fast path ------------------------------------------------------------------------------

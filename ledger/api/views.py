@@ -10,6 +10,7 @@ from core.api.openapi import ANDCHARGE_TOO_LARGE, ANDCHARGE_UNAUTHORIZED, andcha
 from ledger import selectors, services
 
 from .serializers import (
+    ACCOUNT_SUMMARY_CONSTANTS,
     SEED_REQUEST_EXAMPLE,
     SEED_TRANSACTION_EXAMPLE,
     AccountSummarySerializer,
@@ -50,6 +51,35 @@ def _query_int(request, name: str, default: int, lowest: int, highest: int) -> i
     if not raw.isascii() or not raw.isdigit() or not lowest <= int(raw) <= highest:
         raise errors.InvalidParameter(raw, name)
     return int(raw)
+
+
+# The listing, under both of its paths (the /public alias below)
+LISTING_SCHEMA = {
+    "parameters": [
+        USER_ID,
+        OpenApiParameter(
+            "page", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, description="0-based page number", default=0
+        ),
+        OpenApiParameter(
+            "limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, description="page size", default=20
+        ),
+    ],
+    "responses": {
+        200: OpenApiResponse(
+            TransactionSerializer(many=True),
+            description="A page of transactions",
+            examples=[OpenApiExample("seed", value=[SEED_TRANSACTION_EXAMPLE], summary="One payment")],
+        ),
+        **andcharge_errors(
+            BAD_USER_ID,
+            (errors.InvalidParameter("-1", "page"), "INVALID_PARAMETER page: page or limit out of range"),
+            ANDCHARGE_UNAUTHORIZED,
+            FORBIDDEN,
+            USER_NOT_FOUND,
+            RATE_LIMITED,
+        ),
+    },
+}
 
 
 class AccountTransactionsView(AndChargeView):
@@ -111,30 +141,7 @@ class AccountTransactionsView(AndChargeView):
         operation_id="listTransactions",
         summary="This partner's transactions for one user, newest first",
         description="Only this partner's payments; a reversed one reads CANCELLED.",
-        parameters=[
-            USER_ID,
-            OpenApiParameter(
-                "page", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE}, description="0-based page number", default=0
-            ),
-            OpenApiParameter(
-                "limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}, description="page size", default=20
-            ),
-        ],
-        responses={
-            200: OpenApiResponse(
-                TransactionSerializer(many=True),
-                description="A page of transactions",
-                examples=[OpenApiExample("seed", value=[SEED_TRANSACTION_EXAMPLE], summary="One payment")],
-            ),
-            **andcharge_errors(
-                BAD_USER_ID,
-                (errors.InvalidParameter("-1", "page"), "INVALID_PARAMETER page: page or limit out of range"),
-                ANDCHARGE_UNAUTHORIZED,
-                FORBIDDEN,
-                USER_NOT_FOUND,
-                RATE_LIMITED,
-            ),
-        },
+        **LISTING_SCHEMA,
     )
     def get(self, request, partner_id: str, user_id: str):
         page = _query_int(request, "page", 0, 0, MAX_PAGE)
@@ -196,5 +203,26 @@ class AccountView(AndChargeView):
     )
     def get(self, request, partner_id: str, user_id: str):
         wallet = _linked_wallet(self, user_id)
-        summary = {"userId": user_id, "kmAvailable": wallet.balance, "kmPending": selectors.wallet_pending(account=wallet)}
+        summary = {
+            "userId": user_id,
+            "kmAvailable": wallet.balance,
+            "kmPending": selectors.wallet_pending(account=wallet),
+            **ACCOUNT_SUMMARY_CONSTANTS,
+        }
         return Response(AccountSummarySerializer(summary).data)
+
+
+class PublicAccountTransactionsView(AccountTransactionsView):
+    """`GET /public/v1/partners/{pid}/accounts/{userId}/transactions`: the listing under the URL of &Charge's
+    user_transactions.md (the same token, checks and answer)."""
+
+    http_method_names = ["get", "options"]
+
+    @extend_schema(
+        operation_id="listTransactionsPublicPath",
+        summary="The listing, under the /public prefix (an alias)",
+        description="Only this partner's payments; a reversed one reads CANCELLED.",
+        **LISTING_SCHEMA,
+    )
+    def get(self, request, partner_id: str, user_id: str):
+        return super().get(request, partner_id, user_id)

@@ -6,7 +6,8 @@
 --
 -- 1. The caller. With an API key (p_access_key_id), the key must be active (not revoked) and belong to the active
 --    partner whose code is p_partner_code, else AUTHORIZATION_INVALID: checking it here makes a revocation stop
---    payments at once without costing the API a round trip of its own.
+--    payments at once without costing the API a round trip of its own. A partner still INITIAL (registered, not
+--    yet activated by staff) is ACCESS_DENIED, as on every other &Charge call.
 --    With p_access_key_id NULL the caller is trusted code running in this process with no API key (tests, seed
 --    data, benchmarks, management commands): the partner is the active partner with code p_partner_code, else
 --    PARTNER_NOT_FOUND. Nothing else is skipped for it.
@@ -25,7 +26,7 @@
 --    neither locked nor updated; the deferred trigger of transaction_balanced.sql checks at commit that the
 --    entries balance.
 --
--- o_outcome is CONFIRMED, AUTHORIZATION_INVALID, PARTNER_NOT_FOUND, TRANSACTION_ALREADY_PROCESSED or
+-- o_outcome is CONFIRMED, AUTHORIZATION_INVALID, ACCESS_DENIED, PARTNER_NOT_FOUND, TRANSACTION_ALREADY_PROCESSED or
 -- REFERENCED_OBJECT_NOT_FOUND; an insufficient balance raises CP422 instead. Every refusal writes nothing.
 -- A non-positive p_kilometer is a programming error (the API refuses it first) and raises check_violation.
 
@@ -49,6 +50,7 @@ DECLARE
     v_wallet_id bigint;
     v_partner_account_id bigint;
     v_available bigint;
+    v_partner_status text;
 BEGIN
     IF p_kilometer IS NULL OR p_kilometer <= 0 THEN
         RAISE EXCEPTION 'a payment debits a positive number of kilometers, not %', p_kilometer
@@ -57,11 +59,17 @@ BEGIN
 
     -- 1. The caller.
     IF p_access_key_id IS NOT NULL THEN
-        SELECT p.id, p.name INTO o_partner_id, o_partner_name
+        SELECT p.id, p.name, p.status INTO o_partner_id, o_partner_name, v_partner_status
           FROM accounts_partnerapikey k JOIN accounts_partner p ON p.id = k.partner_id
          WHERE k.access_key_id = p_access_key_id AND k.revoked_at IS NULL AND p.is_active AND p.code = p_partner_code;
         IF NOT FOUND THEN
             o_outcome := 'AUTHORIZATION_INVALID';
+            RETURN;
+        END IF;
+        IF v_partner_status = 'INITIAL' THEN
+            o_outcome := 'ACCESS_DENIED';
+            o_partner_id := NULL;
+            o_partner_name := NULL;
             RETURN;
         END IF;
     ELSE

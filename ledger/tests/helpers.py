@@ -1,6 +1,8 @@
 """Helpers of the ledger tests that other apps' tests use too: the seed's payment request, wallets, grants, the
 &Charge payment URL."""
 
+from urllib.parse import urlencode
+
 from ledger import services as ledger_services
 from ledger.models import Account, AccountKind, Unit
 
@@ -40,3 +42,13 @@ def grant(customer, km: int) -> None:
 
 def pay_url(partner_code="PCS-001", user_id="pcsUserId001") -> str:
     return f"/v1/partners/{partner_code}/accounts/{user_id}/transactions"
+
+
+CALLBACK = "https://app.partner.example/linked"  # a callback prefix registered by link_page_partner()
+CUSTOMER_PASSWORD = "a-long-customer-password-2026"
+
+
+def link_page_url(code: str, *, partner_code="PCS-001", user_id="pcsUserId001", callback=CALLBACK) -> str:
+    """The hosted link page's URL, as a partner builds it."""
+    query = {"activationCode": code, "partnerId": partner_code, "partnerUserId": user_id, "callbackUrl": callback}
+    return "/link/confirm?" + urlencode(query)

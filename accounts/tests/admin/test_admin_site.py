@@ -12,7 +12,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Interval
 from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
-from accounts.models import User
+from accounts.models import PartnerCallbackPrefix, User
 from accounts.tests.helpers import login
 from backoffice.tests.helpers import staff_member
 from gateways import services as gateway_services
@@ -28,6 +28,7 @@ BACK_OFFICE = {
     "accounts.customer",
     "accounts.partner",
     "accounts.partnerlink",
+    "accounts.partnercallbackprefix",
     "accounts.auditlog",
     "accounts.user",
     "ledger.transaction",
@@ -52,6 +53,7 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     """At least one row of every model the admin lists."""
     customer = link.customer
     grant(customer, 100)
+    PartnerCallbackPrefix.objects.create(partner=partner, prefix="https://app.partner.example/linked")
     accounts_services.rfid_token_add(customer=customer, token="RFID-0001")
     key, secret = api_key
     tokens = login(APIClient(), key.access_key_id, secret).json()  # an outstanding refresh token ...

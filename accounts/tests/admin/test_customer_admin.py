@@ -153,6 +153,12 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
         ("payment", "Pay for a charging session", "-38 KM", txn_url(payment)),
         ("staff", "Kilometers granted by fay.finance", "", audit_url(audit_grant)),
         ("grant", "Kilometers granted", "+100 KM", txn_url(grant)),
+        (
+            "link",
+            "Linked to PCS-001",
+            "",
+            reverse("admin:accounts_partnerlink_change", args=[customer.links.get(partner=partner).pk]),
+        ),
     ]
     moments = [row["event"].at for row in response.context["timeline"]]
     assert moments == sorted(moments, reverse=True)

@@ -37,11 +37,12 @@ def test_the_partner_page_lists_keys_service_accounts_and_links(support_client, 
     response = support_client.get(partner_url(partner))
 
     assert response.status_code == 200
-    keys, accounts = response.context["inline_admin_formsets"]
+    keys, accounts, prefixes = response.context["inline_admin_formsets"]
     assert sorted((f.original.access_key_id, f.original.revoked_at is None) for f in keys) == sorted(
         [(active.access_key_id, True), (revoked.access_key_id, False)]
     )
     assert [f.original.email for f in accounts] == ["hop@pcs.example"]
+    assert list(prefixes) == []  # no callback prefix registered
     page = text(response)
     assert f'href="{revoke_url(active)}">Revoke…</a>' in page
     assert revoke_url(revoked) not in page

@@ -471,7 +471,7 @@ def test_another_partners_refused_calls_do_not_use_up_pcs001s_budget(world, two_
     [
         "/v1/nope",
         "/v1/partners/PCS-001",
-        "/v1/partners/PCS-001/accounts",
+        "/v1/partners/PCS-001/account",
         "/v1/partners/PCS-001/accounts/pcsUserId001/transactions/x/extra",
         "/v1/partners/PCS-001/accounts/pcsUserId001/transactions/",
         "/public/v1/nope",

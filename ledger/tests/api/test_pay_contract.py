@@ -15,6 +15,7 @@ from ledger.models import Transaction
 from ledger.tests.helpers import grant, pay_url, wallet_of
 
 PAY = "PAY_FOR_CHARGING_SESSION"
+SUMMARY_CONSTANTS = {"picturesPending": 0, "picturesAccepted": 0, "challengesSolved": 0, "role": "USER"}
 SSD = "serviceSpecificData"
 REQUIRED_KEYS = [
     "EVSE_ID",
@@ -698,12 +699,12 @@ def test_get_account(api, funded_link, seed_request):
     response = api.get("/v1/partners/PCS-001/accounts/pcsUserId001")
 
     assert response.status_code == 200
-    assert response.json() == {"userId": "pcsUserId001", "kmAvailable": 100, "kmPending": 0}
+    assert response.json() == {"userId": "pcsUserId001", "kmAvailable": 100, "kmPending": 0, **SUMMARY_CONSTANTS}
 
     assert post(api, seed_request).status_code == 201
     response = api.get("/v1/partners/PCS-001/accounts/pcsUserId001")
 
-    assert response.json() == {"userId": "pcsUserId001", "kmAvailable": 62, "kmPending": 0}
+    assert response.json() == {"userId": "pcsUserId001", "kmAvailable": 62, "kmPending": 0, **SUMMARY_CONSTANTS}
 
 
 @pytest.mark.parametrize("user_id", ["msp_001-unknown", "pcsUserPending"])

@@ -54,6 +54,10 @@ def test_grant_pay_reverse_pay_again(api, link, seed_request, admin_user):
         "userId": "pcsUserId001",
         "kmAvailable": 100,
         "kmPending": 0,
+        "picturesPending": 0,
+        "picturesAccepted": 0,
+        "challengesSolved": 0,
+        "role": "USER",
     }
 
     # the same id stays processed, even though it was reversed
