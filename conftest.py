@@ -96,11 +96,14 @@ class _WideBacklogServerThread(LiveServerThread):
 
 
 @pytest.fixture
-def http_server(transactional_db):
+def http_server(transactional_db, settings):
     """A real HTTP server (a thread per request, each with its own database connection) on loopback.
 
-    Like pytest-django's live_server, but it takes bursts of concurrent clients. Yields the base URL.
+    Like pytest-django's live_server, but it takes bursts of concurrent clients. Yields the base URL. The one
+    process stands for a production tier of many, so it gets their gateway slots together (the bulkhead's own
+    tests set GATEWAY_CALLS_PER_PROCESS back to 1).
     """
+    settings.GATEWAY_CALLS_PER_PROCESS = 32
     thread = _WideBacklogServerThread("127.0.0.1", _StaticFilesHandler)
     thread.daemon = True
     thread.start()

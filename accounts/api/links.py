@@ -1,7 +1,7 @@
 """&Charge account linking by the partner: start a link (an activation code for the hosted page) or remove one
 (DESIGN §3.5)."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -9,7 +9,7 @@ from accounts import services
 from accounts.api.andcharge import AndChargeView
 from accounts.models import LinkStatus
 from core import errors
-from core.api.andcharge import ErrorSerializer
+from core.api.openapi import ANDCHARGE_FORBIDDEN, ANDCHARGE_RATE_LIMITED, ANDCHARGE_UNAUTHORIZED, andcharge_errors
 
 USER_ID = OpenApiParameter("userId", str, required=True, description="The partner's own user id (1–100 characters)")
 LINK = inline_serializer(
@@ -20,14 +20,14 @@ LINK = inline_serializer(
         "userId": serializers.CharField(),
     },
 )
-ERRORS = {
-    400: OpenApiResponse(
-        ErrorSerializer, description="MANDATORY_PARAMETER_NOT_SET, PARAMETER_MAX_LENGTH, INVALID_PARAMETER (userId)"
-    ),
-    401: OpenApiResponse(ErrorSerializer, description="AUTHORIZATION_INVALID"),
-    403: OpenApiResponse(ErrorSerializer, description="ACCESS_DENIED: the token is not for this partnerId"),
-    429: OpenApiResponse(ErrorSerializer, description="TOO_MANY_REQUESTS [retryAfterSeconds]"),
-}
+ERRORS = andcharge_errors(
+    (errors.MandatoryParameterNotSet("userId"), "MANDATORY_PARAMETER_NOT_SET userId: no userId query parameter"),
+    (errors.ParameterMaxLength("userId", 100), "PARAMETER_MAX_LENGTH userId: over 100 characters"),
+    (errors.InvalidParameter(" ", "userId"), "INVALID_PARAMETER userId: blank"),
+    ANDCHARGE_UNAUTHORIZED,
+    ANDCHARGE_FORBIDDEN,
+    ANDCHARGE_RATE_LIMITED,
+)
 
 
 def _user_id(request) -> str:
@@ -87,7 +87,9 @@ class PartnerAccountsView(AndChargeView):
         responses={
             204: None,
             **ERRORS,
-            404: OpenApiResponse(ErrorSerializer, description='REFERENCED_OBJECT_NOT_FOUND ["user", userId]'),
+            **andcharge_errors(
+                (errors.ObjectNotFound("user", "pcsUserId404"), "REFERENCED_OBJECT_NOT_FOUND user: no link for this userId")
+            ),
         },
     )
     def delete(self, request, partner_id: str):

@@ -1,13 +1,13 @@
 """&Charge partner self-service: the partner's own API key (DESIGN §3.5)."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts import services
 from accounts.api.andcharge import AndChargeView
 from accounts.models import Partner
-from core.api.andcharge import ErrorSerializer
+from core.api.openapi import ANDCHARGE_FORBIDDEN, ANDCHARGE_RATE_LIMITED, ANDCHARGE_UNAUTHORIZED, andcharge_errors
 
 PARTNER = inline_serializer("PartnerSummary", {"partnerId": serializers.CharField(), "name": serializers.CharField()})
 API_KEY = inline_serializer(
@@ -28,9 +28,7 @@ class ApiKeyRotateView(AndChargeView):
         request=None,
         responses={
             200: API_KEY,
-            401: OpenApiResponse(ErrorSerializer, description="AUTHORIZATION_INVALID"),
-            403: OpenApiResponse(ErrorSerializer, description="ACCESS_DENIED: the token is not for this partnerId"),
-            429: OpenApiResponse(ErrorSerializer, description="TOO_MANY_REQUESTS [retryAfterSeconds]"),
+            **andcharge_errors(ANDCHARGE_UNAUTHORIZED, ANDCHARGE_FORBIDDEN, ANDCHARGE_RATE_LIMITED),
         },
         examples=[
             OpenApiExample(

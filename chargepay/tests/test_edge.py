@@ -76,7 +76,15 @@ def test_any_accept_gets_json_from_the_andcharge_api(accept, api, funded_link, a
     missing = api.get("/v1/partners/PCS-001/accounts/nobody", HTTP_ACCEPT=accept)
 
     assert (account.status_code, account["Content-Type"]) == (200, "application/json")
-    assert account.json() == {"userId": "pcsUserId001", "kmAvailable": 100, "kmPending": 0}
+    assert account.json() == {
+        "userId": "pcsUserId001",
+        "kmAvailable": 100,
+        "kmPending": 0,
+        "picturesPending": 0,
+        "picturesAccepted": 0,
+        "challengesSolved": 0,
+        "role": "USER",
+    }
     assert (login.status_code, login["Content-Type"]) == (200, "application/json")
     assert set(login.json()) == {"accessToken", "refreshToken", "idToken"}
     assert (refused.status_code, refused.json()) == (401, UNAUTHORIZED)

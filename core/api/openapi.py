@@ -64,6 +64,8 @@ def hop_errors(*cases: tuple[hop.HopError, str]) -> dict[int, OpenApiResponse]:
 
 # --- &Charge: the errors any operation may answer ----------------------------------------------------------------
 ANDCHARGE_UNAUTHORIZED = (errors.AuthorizationInvalid(), "AUTHORIZATION_INVALID: missing, malformed, expired or revoked")
+ANDCHARGE_FORBIDDEN = (errors.AccessDenied(), "ACCESS_DENIED: the token is not for this partnerId")
+ANDCHARGE_RATE_LIMITED = (errors.TooManyRequests(12), "TOO_MANY_REQUESTS: over PARTNER_RATE_LIMIT; args is Retry-After")
 ANDCHARGE_TOO_LARGE = (errors.PayloadTooLarge(MAX_BODY_BYTES), f"PAYLOAD_TOO_LARGE: a body over {MAX_BODY_BYTES} bytes")
 _ANDCHARGE_EVERYWHERE = {
     "405": (errors.MethodNotAllowed("DELETE"), "METHOD_NOT_ALLOWED: the route does not answer this method"),

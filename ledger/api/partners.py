@@ -3,14 +3,16 @@ is opened here, with its kilometer account."""
 
 import re
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from accounts.models import PartnerType
-from core.api.andcharge import AndChargePublicView, ErrorSerializer
+from core import errors
+from core.api.andcharge import AndChargePublicView
 from core.api.fields import StrictCharField, validated
+from core.api.openapi import andcharge_errors
 from ledger import services
 
 # A partnerId travels in URL paths: letters, digits and . _ - only.
@@ -84,12 +86,14 @@ class PartnerRegistrationView(AndChargePublicView):
         request=PartnerRegistrationSerializer,
         responses={
             201: RegisteredPartnerSerializer,
-            400: OpenApiResponse(
-                ErrorSerializer,
-                description="PARTNER_ALREADY_REGISTERED [partnerId]; INVALID_FORMAT, MANDATORY_PARAMETER_NOT_SET, "
-                "PARAMETER_MAX_LENGTH, INVALID_PARAMETER",
+            **andcharge_errors(
+                (errors.PartnerAlreadyRegistered("GREEN-MILES"), "PARTNER_ALREADY_REGISTERED: the partnerId is taken"),
+                (errors.InvalidFormat("request body is not valid JSON"), "INVALID_FORMAT: the body is not a JSON object"),
+                (errors.MandatoryParameterNotSet("name"), "MANDATORY_PARAMETER_NOT_SET: a required field is missing"),
+                (errors.ParameterMaxLength("partnerId", 100), "PARAMETER_MAX_LENGTH: a field is too long"),
+                (errors.InvalidParameter("XX", "type"), "INVALID_PARAMETER: a field's value is refused"),
+                (errors.TooManyRequests(3600), "TOO_MANY_REQUESTS: registrations from this address; args is Retry-After"),
             ),
-            429: OpenApiResponse(ErrorSerializer, description="TOO_MANY_REQUESTS [retryAfterSeconds] (per client address)"),
         },
         examples=[
             OpenApiExample(

@@ -6,7 +6,13 @@ from rest_framework.response import Response
 from accounts.api.andcharge import AndChargeView
 from core import errors
 from core.api.fields import validated
-from core.api.openapi import ANDCHARGE_TOO_LARGE, ANDCHARGE_UNAUTHORIZED, andcharge_errors
+from core.api.openapi import (
+    ANDCHARGE_FORBIDDEN,
+    ANDCHARGE_RATE_LIMITED,
+    ANDCHARGE_TOO_LARGE,
+    ANDCHARGE_UNAUTHORIZED,
+    andcharge_errors,
+)
 from ledger import selectors, services
 
 from .serializers import (
@@ -25,8 +31,6 @@ MAX_PAGE = 10_000_000
 
 # The errors of every partner call on a user's account, in the order they are checked.
 BAD_USER_ID = (errors.ParameterMaxLength("userId", 100), "PARAMETER_MAX_LENGTH userId: over 100 characters")
-FORBIDDEN = (errors.AccessDenied(), "ACCESS_DENIED: the token is not for this partnerId")
-RATE_LIMITED = (errors.TooManyRequests(12), "TOO_MANY_REQUESTS: over PARTNER_RATE_LIMIT; args is Retry-After")
 USER_NOT_FOUND = (errors.ObjectNotFound("user", "msp_001-unknown"), "REFERENCED_OBJECT_NOT_FOUND user: userId not linked (seed)")
 SEED_TRANSACTION = OpenApiExample("seed", value=SEED_TRANSACTION_EXAMPLE, summary="The seed's sample answer")
 USER_ID = OpenApiParameter(
@@ -74,9 +78,9 @@ LISTING_SCHEMA = {
             BAD_USER_ID,
             (errors.InvalidParameter("-1", "page"), "INVALID_PARAMETER page: page or limit out of range"),
             ANDCHARGE_UNAUTHORIZED,
-            FORBIDDEN,
+            ANDCHARGE_FORBIDDEN,
             USER_NOT_FOUND,
-            RATE_LIMITED,
+            ANDCHARGE_RATE_LIMITED,
         ),
     },
 }
@@ -108,12 +112,12 @@ class AccountTransactionsView(AndChargeView):
                 (errors.InvalidParameter(-5, "kilometer"), "INVALID_PARAMETER: any other bad value (seed)"),
                 BAD_USER_ID,
                 ANDCHARGE_UNAUTHORIZED,
-                FORBIDDEN,
+                ANDCHARGE_FORBIDDEN,
                 USER_NOT_FOUND,
                 (errors.TransactionAlreadyProcessed("348328463873"), "TRANSACTION_ALREADY_PROCESSED: transactionId used (seed)"),
                 ANDCHARGE_TOO_LARGE,
                 (errors.InsufficientBalance(15, 25), "ACCOUNT_BALANCE_NOT_SUFFICIENT: [available, requested] (seed)"),
-                RATE_LIMITED,
+                ANDCHARGE_RATE_LIMITED,
             ),
         },
     )
@@ -162,13 +166,13 @@ class AccountTransactionDetailView(AndChargeView):
             **andcharge_errors(
                 BAD_USER_ID,
                 ANDCHARGE_UNAUTHORIZED,
-                FORBIDDEN,
+                ANDCHARGE_FORBIDDEN,
                 USER_NOT_FOUND,
                 (
                     errors.ObjectNotFound("transaction", "348328463874"),
                     "REFERENCED_OBJECT_NOT_FOUND transaction: no such transactionId",
                 ),
-                RATE_LIMITED,
+                ANDCHARGE_RATE_LIMITED,
             ),
         },
     )
@@ -198,7 +202,7 @@ class AccountView(AndChargeView):
                     )
                 ],
             ),
-            **andcharge_errors(BAD_USER_ID, ANDCHARGE_UNAUTHORIZED, FORBIDDEN, USER_NOT_FOUND, RATE_LIMITED),
+            **andcharge_errors(BAD_USER_ID, ANDCHARGE_UNAUTHORIZED, ANDCHARGE_FORBIDDEN, USER_NOT_FOUND, ANDCHARGE_RATE_LIMITED),
         },
     )
     def get(self, request, partner_id: str, user_id: str):
