@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from accounts.models import PartnerApiKey, PartnerLink
+from accounts.models import Partner, PartnerApiKey, PartnerLink
 from accounts.tests.helpers import bearer, hop_login, login
 from ledger.models import Transaction, TransactionKind
 from ledger.tests.helpers import wallet_of
@@ -101,6 +101,8 @@ def test_seed_demo_is_idempotent_and_gives_working_credentials(db, settings):
     assert client.get("/v1/partners/PCS-001/accounts/pcsUserId001").json()["kmAvailable"] == 100
     customer_wallet = wallet_of(PartnerLink.objects.get(external_user_id="pcsUserId001").customer)
     assert customer_wallet.balance == 100
+    partner = Partner.objects.get(code="PCS-001")
+    assert list(partner.callback_prefixes.values_list("prefix", flat=True)) == ["http://127.0.0.1:8000/"]
 
 
 def test_seed_demo_refuses_without_debug(db, settings):

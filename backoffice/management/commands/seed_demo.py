@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from accounts import services as accounts_services
-from accounts.models import Customer, Partner, PartnerApiKey, PartnerLink, User
+from accounts.models import Customer, Partner, PartnerApiKey, PartnerCallbackPrefix, PartnerLink, User
 from core.management.base import OperationsCommand
 from core.masking import last_four
 from gateways import selectors as gateway_selectors
@@ -18,6 +18,7 @@ from ledger.models import Unit
 DEMO_ACCESS_KEY_ID = "AKDEMOPCS001KEY00000"
 DEMO_SECRET = "demo-secret-do-not-use-in-production"
 DEMO_ADMIN = ("admin", "admin")
+DEMO_CALLBACK_PREFIX = "http://127.0.0.1:8000/"
 DEMO_SERVICE_ACCOUNT = ("hop.service@chargepay.example", "demo-hop-password-2026")
 DEMO_CARD = ("1000000074340019", date(2030, 12, 31))
 DEMO_RFID = "DEMO-RFID-0001"
@@ -39,6 +40,8 @@ class Command(OperationsCommand):
         )
         if not PartnerApiKey.objects.filter(access_key_id=DEMO_ACCESS_KEY_ID).exists():
             accounts_services.api_key_create(partner=partner, label="demo", access_key_id=DEMO_ACCESS_KEY_ID, secret=DEMO_SECRET)
+        # The hosted link page may send the demo partner's customers back to make run's own server.
+        PartnerCallbackPrefix.objects.get_or_create(partner=partner, prefix=DEMO_CALLBACK_PREFIX)
         customer = Customer.objects.filter(email__iexact="demo.driver@chargepay.example").first()
         if customer is None:
             customer = ledger_services.customer_create(email="demo.driver@chargepay.example", name="Demo Driver")
