@@ -45,8 +45,9 @@ def load() -> None:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute("ALTER TABLE ledger_transaction DISABLE TRIGGER USER")
         cursor.execute(
-            "INSERT INTO accounts_partner (code, name, is_active, created_at)"
-            " SELECT 'BENCH-' || g, 'Bench partner ' || g, true, now() FROM generate_series(1, %s) g",
+            "INSERT INTO accounts_partner (code, name, is_active, status, type, logo, web, descriptions, created_at)"
+            " SELECT 'BENCH-' || g, 'Bench partner ' || g, true, 'ACTIVE', 'MSP', '', '', '[]', now()"
+            " FROM generate_series(1, %s) g",
             [PARTNERS],
         )
         cursor.execute(
@@ -63,8 +64,9 @@ def load() -> None:
             " FROM accounts_customer c CROSS JOIN (VALUES ('KM'), ('USD')) u(unit)"
         )
         cursor.execute(
-            "INSERT INTO accounts_partnerlink (partner_id, external_user_id, customer_id, status, created_at, linked_at)"
-            " SELECT 1 + (c.id %% %s), 'user' || c.id, c.id, 'LINKED', now(), now() FROM accounts_customer c",
+            "INSERT INTO accounts_partnerlink"
+            " (partner_id, external_user_id, customer_id, status, activation_code_digest, created_at, linked_at)"
+            " SELECT 1 + (c.id %% %s), 'user' || c.id, c.id, 'LINKED', '', now(), now() FROM accounts_customer c",
             [PARTNERS],
         )
         cursor.execute(

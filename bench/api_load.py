@@ -169,8 +169,9 @@ with transaction.atomic(), connection.cursor() as cursor:
         " SELECT 'WALLET', u.unit, c.id, 0, now() FROM accounts_customer c CROSS JOIN (VALUES ('KM'), ('USD')) u(unit)"
     )
     cursor.execute(
-        "INSERT INTO accounts_partnerlink (partner_id, external_user_id, customer_id, status, created_at, linked_at)"
-        " SELECT %s, c.name, c.id, 'LINKED', now(), now() FROM accounts_customer c",
+        "INSERT INTO accounts_partnerlink"
+        " (partner_id, external_user_id, customer_id, status, activation_code_digest, created_at, linked_at)"
+        " SELECT %s, c.name, c.id, 'LINKED', '', now(), now() FROM accounts_customer c",
         [partner.pk],
     )
     # Fund every KM wallet with one real grant: a transaction, two entries, the cached balance.
