@@ -7,6 +7,7 @@ from accounts.api import links as links_views
 from accounts.api import partners as partners_views
 from accounts.api import views as accounts_views
 from core.api.handlers import hop_not_found, not_found
+from gateways.api import credits as gateways_credits
 from gateways.api import views as gateways_views
 from ledger.api import partners as ledger_partners_views
 from ledger.api import views as ledger_views
@@ -43,6 +44,7 @@ hop = [
     path(
         "api/v1/users/<str:user_id>/charges/<str:charge_id>", gateways_views.CustomerChargeDetailView.as_view(), name="hop-charge"
     ),
+    path("api/v1/users/<str:user_id>/credits", gateways_credits.CustomerCreditsView.as_view(), name="hop-credits"),
     path("api/v1/users/<str:user_id>/transactions", gateways_views.CustomerTransactionsView.as_view(), name="hop-transactions"),
     path("api/v1/rfid/<str:session_token>/charges", gateways_views.RfidChargesView.as_view(), name="hop-rfid-charges"),
 ]

@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     PAYMENT_DETAILS_MISSING = "PAYMENT_DETAILS_MISSING"
     CHARGE_FAILED = "CHARGE_FAILED"
+    CREDIT_FAILED = "CREDIT_FAILED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     STAFF_LIMIT_EXCEEDED = "STAFF_LIMIT_EXCEEDED"
@@ -222,6 +223,14 @@ class ChargeFailed(ChargepayError):
 
     fields = ("description",)
     code, status = ErrorCode.CHARGE_FAILED, 406
+
+
+class CreditFailed(ChargepayError):
+    """A refund to the card that did not happen, nothing kept: `field` says what stood in the way (`balance`: more
+    than the wallet holds; `payment`: no card on record; `credit`: the gateway refused, `reason` is its description)."""
+
+    fields = ("field", "reason")
+    code, status = ErrorCode.CREDIT_FAILED, 406
 
 
 class GatewayBusy(ChargepayError):

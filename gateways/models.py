@@ -194,10 +194,108 @@ class CardCharge(models.Model):
         return f"charge #{self.pk} {self.amount_requested}¢ {self.status}"
 
 
-class GatewayAttempt(models.Model):
-    """One request to the gateway for a charge and what came back (or that nothing definite did)."""
+class CreditStatus(models.TextChoices):
+    PENDING = "pending", "Pending (wallet debited, gateway outcome unknown)"
+    POSTED = "posted", "Posted at the gateway, awaiting settlement"
+    SETTLED = "settled", "Settled in a gateway batch"
+    REVIEW = "review", "Needs staff review (the gateway may hold it)"
+    DECLINED = "declined", "Declined (cents given back to the wallet)"
+    FAILED = "failed", "Failed (gateway unavailable, nothing refunded; cents given back)"
 
-    charge = models.ForeignKey(CardCharge, on_delete=models.PROTECT, related_name="attempts")
+
+# Work a worker must do, found by the sweeper from the status alone (the status is the outbox).
+CREDIT_WORK_STATUSES = (CreditStatus.PENDING,)
+# Refused: the wallet debit was given back (its reversal).
+CREDIT_REFUSED_STATUSES = (CreditStatus.DECLINED, CreditStatus.FAILED)
+
+
+class CardCredit(models.Model):
+    """One refund of cents from the customer's wallet to the card on record (HOP credit: BridgeComm 004 `credit`).
+
+    The wallet is debited in the same INSERT's transaction, before the gateway is asked, and given back (the
+    debit's reversal) only on a definite refusal, so the card is never refunded without the debit. The cents
+    travel through the ledger's system accounts:
+
+    - `debit_ledger_transaction` (CARD_CREDIT, at creation): customer's USD wallet -amount, `usd_card_credit_pending`
+      +amount, i.e. sent to (or about to be sent to) the gateway, outcome not known yet;
+    - `posted_ledger_transaction` (CARD_CREDIT_POSTED, on "A02 - Credit Posted"): `usd_card_credit_pending` →
+      `usd_card_credit_payable`, owed to the card until the gateway's batch pays it out;
+    - `settlement_ledger_transaction` (CARD_CREDIT_SETTLEMENT, at the batch close): `usd_card_credit_payable` →
+      `usd_card_settled`, which so nets the batch (charges in, credits out) as the gateway's file does;
+    - `giveback_ledger_transaction` (the debit's REVERSAL, on a decline or a definite "nothing done"): back to
+      the wallet.
+
+    Reconciliation matches `usd_card_credit_pending` to the PENDING and REVIEW credits, `usd_card_credit_payable`
+    to the POSTED ones, and each SETTLED credit to its `credit` row in the gateway's batch. `gateway_transaction_id`
+    is our TransactionID, the same on every re-send: a pending credit is resolved by re-sending it, never anew.
+    """
+
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="card_credits")
+    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="credits")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.PROTECT, related_name="card_credits")
+    amount = models.BigIntegerField(help_text="Cents refunded to the card (debited from the wallet).")
+    status = models.CharField(max_length=20, choices=CreditStatus.choices, default=CreditStatus.PENDING)
+    gateway_transaction_id = models.CharField(max_length=60, unique=True)
+    gateway_trans_id = models.CharField(max_length=60, blank=True, help_text="The gateway's GatewayTransID.")
+    response_code = models.CharField(max_length=5, blank=True)
+    response_description = models.CharField(max_length=255, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="The gateway's credit responseMessage.")
+    debit_ledger_transaction = models.OneToOneField("ledger.Transaction", on_delete=models.PROTECT, related_name="card_credit")
+    posted_ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_credit_posted"
+    )
+    settlement_ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_credit_settlement"
+    )
+    giveback_ledger_transaction = models.OneToOneField(
+        "ledger.Transaction", on_delete=models.PROTECT, null=True, blank=True, related_name="card_credit_giveback"
+    )
+    batch_id = models.CharField(max_length=60, blank=True, help_text="The gateway's CycleCode of the settled batch.")
+    work_lease_until = models.DateTimeField(null=True, blank=True)
+    work_attempts = models.PositiveIntegerField(default=0)
+    work_enqueued_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=255, blank=True)
+    idempotency_record = models.OneToOneField(
+        "core.IdempotencyRecord", on_delete=models.SET_NULL, null=True, blank=True, related_name="card_credit"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_amount_positive"),
+            # Posted (and settled) credits moved to payable; only refused ones were given back, and always.
+            models.CheckConstraint(
+                condition=~Q(status__in=(CreditStatus.POSTED, CreditStatus.SETTLED)) | Q(posted_ledger_transaction__isnull=False),
+                name="credit_posted_has_ledger_move",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status__in=CREDIT_REFUSED_STATUSES) & Q(giveback_ledger_transaction__isnull=False))
+                | (~Q(status__in=CREDIT_REFUSED_STATUSES) & Q(giveback_ledger_transaction__isnull=True)),
+                name="credit_given_back_iff_refused",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CreditStatus.SETTLED) | (Q(settlement_ledger_transaction__isnull=False) & ~Q(batch_id="")),
+                name="credit_settled_has_batch",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="credit_customer_created"),
+            models.Index(fields=["status", "work_lease_until"], name="credit_work", condition=Q(status__in=CREDIT_WORK_STATUSES)),
+        ]
+
+    def __str__(self) -> str:
+        return f"credit #{self.pk} {self.amount}¢ {self.status}"
+
+
+class GatewayAttempt(models.Model):
+    """One request to the gateway for a charge or a credit and what came back (or that nothing definite did)."""
+
+    charge = models.ForeignKey(CardCharge, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts")
+    credit = models.ForeignKey(CardCredit, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts")
     request_type = models.CharField(max_length=3)
     transaction_id = models.CharField(max_length=60)
     outcome = models.CharField(max_length=20)
@@ -206,6 +304,14 @@ class GatewayAttempt(models.Model):
     response_message = models.JSONField(default=dict, blank=True)
     error = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(charge__isnull=False, credit__isnull=True) | Q(charge__isnull=True, credit__isnull=False),
+                name="attempt_for_charge_or_credit",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_type} {self.transaction_id}: {self.outcome}"
@@ -225,6 +331,8 @@ class SettlementBatch(models.Model):
     cycle_code = models.CharField(max_length=60, blank=True)
     charge_count = models.PositiveIntegerField(default=0)
     amount_cents = models.BigIntegerField(default=0)
+    credit_count = models.PositiveIntegerField(default=0)
+    credit_amount_cents = models.BigIntegerField(default=0, help_text="Cents refunded to cards in the batch.")
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -14,6 +14,7 @@ logger = logging.getLogger("chargepay.gateways.queue")
 CAPTURE = "gateways.capture_card_charge"
 RESOLVE = "gateways.resolve_card_charge"
 REFUND = "gateways.refund_card_charge"
+RESOLVE_CREDIT = "gateways.resolve_card_credit"
 SWEEP = "gateways.sweep_card_charges"
 CLOSE_BATCH = "gateways.close_settlement_batch"
 

@@ -1,4 +1,4 @@
-"""Writes for cards and card charges. The gateway is called outside any database transaction."""
+"""Writes for cards, card charges and card credits. The gateway is called outside any database transaction."""
 
 import logging
 import re
@@ -15,6 +15,7 @@ from accounts.models import AuditAction, Customer, Partner, User
 from core.errors import (
     ChargeFailed,
     ChargeStateConflict,
+    CreditFailed,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
@@ -33,11 +34,14 @@ from .bridgecomm import client as bridgecomm
 from .bridgecomm import codes as bridgecomm_codes
 from .bridgecomm.types import GatewayResult, Outcome
 from .models import (
+    CREDIT_WORK_STATUSES,
     REFUNDABLE_STATUSES,
     WORK_STATUSES,
     BatchStatus,
     CardCharge,
+    CardCredit,
     ChargeStatus,
+    CreditStatus,
     GatewayAttempt,
     GatewayBatchFile,
     PaymentMethod,
@@ -236,25 +240,30 @@ def charge_work_claim(*, charge_id: int, status: ChargeStatus) -> CardCharge | N
     `status` and nobody holds an unexpired lease. Returns the charge, or None (done already, or someone
     else is on it). A worker killed mid-way leaves a lease that expires; then the work can be claimed again.
     """
+    return _work_claim(CardCharge, pk=charge_id, status=status)
+
+
+def _work_claim(model: type[CardCharge] | type[CardCredit], *, pk: int, status: str):
+    """The claim of charge_work_claim, for any row with the work columns (card charges and card credits)."""
     now = timezone.now()
     claimed = (
-        CardCharge.objects.filter(pk=charge_id, status=status)
+        model.objects.filter(pk=pk, status=status)
         .filter(Q(work_lease_until__isnull=True) | Q(work_lease_until__lt=now))
         .update(
             work_lease_until=now + timedelta(seconds=settings.CHARGE_WORK_LEASE_SECONDS),
             work_attempts=F("work_attempts") + 1,
         )
     )
-    return CardCharge.objects.select_related("payment_method").get(pk=charge_id) if claimed else None
+    return model.objects.select_related("payment_method").get(pk=pk) if claimed else None
 
 
-def _work_release(charge_id: int) -> None:
-    CardCharge.objects.filter(pk=charge_id).update(work_lease_until=None, work_enqueued_at=timezone.now())
+def _work_release(charge_id: int, model: type[CardCharge] | type[CardCredit] = CardCharge) -> None:
+    model.objects.filter(pk=charge_id).update(work_lease_until=None, work_enqueued_at=timezone.now())
 
 
-def _record_attempt(charge: CardCharge, result: GatewayResult) -> None:
+def _record_attempt(owner: CardCharge | CardCredit, result: GatewayResult) -> None:
     GatewayAttempt.objects.create(
-        charge=charge,
+        **({"credit": owner} if isinstance(owner, CardCredit) else {"charge": owner}),
         request_type=result.request_type,
         transaction_id=result.transaction_id,
         outcome=result.outcome,
@@ -359,8 +368,9 @@ def card_charge_resolve(*, charge_id: int) -> CardCharge | None:
 
 
 def settlement_close() -> SettlementBatch:
-    """Close the gateway's batch (020) once every authorized charge is captured, then mark the charges
-    captured before the request SETTLED with the batch's CycleCode and move their cents receivable → settled.
+    """Close the gateway's batch (020) once every authorized charge is captured and every card credit's outcome
+    is known, then mark the charges captured (and the credits posted) before the request SETTLED with the batch's
+    CycleCode and move their cents receivable → settled (credits: credit payable → settled).
 
     The batch row is committed before the request, so an answer lost on the way is re-sent with the same
     TransactionID (the gateway answers the same CycleCode). Raises SettlementNotReady (captures still to do:
@@ -371,6 +381,13 @@ def settlement_close() -> SettlementBatch:
         for charge_id in waiting:
             queue.enqueue(queue.CAPTURE, charge_id)
         raise SettlementNotReady(f"{len(waiting)} authorized charges are not captured yet")
+    # A credit whose outcome is unknown may be posted at the gateway, and so in the batch it is about to close:
+    # learn its outcome first, so both sides put it in the same batch.
+    unknown = list(CardCredit.objects.filter(status=CreditStatus.PENDING, review_reason="").values_list("pk", flat=True))
+    if unknown:
+        for credit_id in unknown:
+            queue.enqueue(queue.RESOLVE_CREDIT, credit_id)
+        raise SettlementNotReady(f"{len(unknown)} card credits have no known outcome yet")
     batch = SettlementBatch.objects.filter(status=BatchStatus.CLOSING).first()
     if batch is None:
         try:
@@ -382,6 +399,9 @@ def settlement_close() -> SettlementBatch:
     # a re-sent 020 answers the same CycleCode, so later captures belong to the next batch.
     captured_before = list(
         CardCharge.objects.filter(status=ChargeStatus.CAPTURED, captured_at__lte=batch.created_at).values_list("pk", flat=True)
+    )
+    posted_before = list(
+        CardCredit.objects.filter(status=CreditStatus.POSTED, posted_at__lte=batch.created_at).values_list("pk", flat=True)
     )
     result = bridgecomm.settle(transaction_id=batch.transaction_id)
     if result.outcome != Outcome.APPROVED or not result.cycle_code:
@@ -402,6 +422,21 @@ def settlement_close() -> SettlementBatch:
             charge.save()
             batch.charge_count += 1
             batch.amount_cents += charge.amount_authorized
+        for credit in lock_objects.posted_credits_lock(credit_ids=posted_before):
+            credit.settlement_ledger_transaction = ledger_services.card_credit_funds_move(
+                kind=TransactionKind.CARD_CREDIT_SETTLEMENT,
+                customer_id=credit.customer_id,
+                partner=credit.partner,
+                amount_cents=credit.amount,
+                source=SystemAccount.USD_CARD_CREDIT_PAYABLE,
+                target=SystemAccount.USD_CARD_SETTLED,
+            )
+            credit.status = CreditStatus.SETTLED
+            credit.batch_id = result.cycle_code
+            credit.settled_at = timezone.now()
+            credit.save()
+            batch.credit_count += 1
+            batch.credit_amount_cents += credit.amount
         batch.status = BatchStatus.CLOSED
         batch.cycle_code = result.cycle_code
         batch.closed_at = timezone.now()
@@ -412,7 +447,8 @@ def settlement_close() -> SettlementBatch:
 
 def charges_sweep() -> dict[str, int]:
     """Re-enqueue every charge whose work is due but did not start in time (message lost, Redis was down,
-    worker killed): PENDING → resolve, AUTHORIZED → capture, REFUNDING → void/refund. Marks each as enqueued now."""
+    worker killed): PENDING → resolve, AUTHORIZED → capture, REFUNDING → void/refund; and every PENDING card
+    credit → resolve_credit. Marks each as enqueued now."""
     now = timezone.now()
     due = now - timedelta(seconds=settings.CHARGE_SWEEP_AFTER_SECONDS)
     stuck = (
@@ -423,7 +459,7 @@ def charges_sweep() -> dict[str, int]:
         .order_by("pk")
         .values_list("pk", "status")[:1000]
     )
-    counts = {"capture": 0, "resolve": 0, "refund": 0}
+    counts = {"capture": 0, "resolve": 0, "refund": 0, "resolve_credit": 0}
     for charge_id, status in stuck:
         CardCharge.objects.filter(pk=charge_id).update(work_enqueued_at=now)
         if status == ChargeStatus.AUTHORIZED:
@@ -432,6 +468,16 @@ def charges_sweep() -> dict[str, int]:
             counts["refund"] += queue.enqueue(queue.REFUND, charge_id)
         else:
             counts["resolve"] += queue.enqueue(queue.RESOLVE, charge_id)
+    stuck_credits = (
+        CardCredit.objects.filter(status__in=CREDIT_WORK_STATUSES, review_reason="")
+        .filter(Q(work_lease_until__isnull=True) | Q(work_lease_until__lt=now))
+        .filter(Q(work_enqueued_at__isnull=True) | Q(work_enqueued_at__lt=due))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for credit_id in stuck_credits:
+        CardCredit.objects.filter(pk=credit_id).update(work_enqueued_at=now)
+        counts["resolve_credit"] += queue.enqueue(queue.RESOLVE_CREDIT, credit_id)
     return counts
 
 
@@ -578,3 +624,174 @@ def gateway_batch_file_store(*, cycle_code: str, content: str, uploaded_by: User
             detail={"cycle_code": cycle_code, "lines": content.count("\n")},
         )
     return stored
+
+
+# --- Card credits: refunds from the cents wallet to the card on record (HOP credit) ------------------------------
+
+
+def card_credit_create(
+    *,
+    requested_by: User,
+    customer: Customer,
+    amount_cents: int,
+    idempotency_record: IdempotencyRecord | None = None,
+) -> CardCredit:
+    """Refund `amount_cents` of the customer's cents wallet to the card on record (the one the requester's partner
+    stored), through the gateway (004 `credit`).
+
+    1. In one transaction the wallet is debited (CARD_CREDIT, into the credit-pending account) and the credit
+       committed as PENDING with a fresh TransactionID (and the request's Idempotency-Key record): the card is
+       never refunded without the debit, and a crash at any later point leaves a row the resolver finishes by
+       re-sending the same TransactionID.
+    2. The gateway is asked outside any transaction, holding a bulkhead slot (gateways.bulkhead).
+    3. card_credit_record_answer applies the answer: posted, or refused and the debit given back.
+    A request that took over an Idempotency-Key finishes the credit its first holder made (card_credit_resume).
+    Returns the credit POSTED, or PENDING (unknown outcome: the wallet stays debited until a worker knows).
+    Locks the customer's wallet (the debit). Raises CreditFailed ("payment": no card on record for this partner;
+    "balance": more than the wallet holds; "credit": the gateway refused, the cents given back); GatewayBusy
+    (no bulkhead slot free: nothing recorded, nothing sent).
+    """
+    if idempotency_record is not None and idempotency_record.takeovers:
+        earlier = CardCredit.objects.filter(idempotency_record=idempotency_record).first()
+        if earlier is not None:
+            return card_credit_resume(credit_id=earlier.pk)
+    method = selectors.payment_method_on_record(customer=customer, partner=requested_by.partner)
+    if method is None:
+        raise CreditFailed("payment", "details are missing")
+    with bulkhead.gateway_slot():
+        try:
+            with transaction.atomic():
+                debit = ledger_services.card_credit_debit(
+                    customer_id=customer.pk, partner=requested_by.partner, amount_cents=amount_cents
+                )
+                credit = CardCredit.objects.create(
+                    customer=customer,
+                    payment_method=method,
+                    requested_by=requested_by,
+                    partner=requested_by.partner,
+                    amount=amount_cents,
+                    gateway_transaction_id=uuid.uuid4().hex,
+                    debit_ledger_transaction=debit,
+                    idempotency_record=idempotency_record,
+                    work_enqueued_at=timezone.now(),  # the request itself is working on it: the sweeper waits
+                )
+        except InsufficientBalance:
+            raise CreditFailed("balance", "is not sufficient") from None
+        except IntegrityError:
+            if idempotency_record is None:
+                raise
+            credit = None
+        if credit is not None:
+            return _credit_send_and_record(credit, resent=False)
+    # The holder we took the key over from was alive after all and made the credit: finish that one.
+    return card_credit_resume(credit_id=CardCredit.objects.get(idempotency_record=idempotency_record).pk)
+
+
+def card_credit_resume(*, credit_id: int) -> CardCredit:
+    """Finish a credit an earlier request began (a retry took its Idempotency-Key over): a PENDING one is re-sent
+    with the same TransactionID; any other is returned as it stands. Raises CreditFailed (refused), GatewayBusy."""
+    credit = CardCredit.objects.select_related("payment_method").get(pk=credit_id)
+    if credit.status == CreditStatus.PENDING and not credit.review_reason:
+        with bulkhead.gateway_slot():
+            return _credit_send_and_record(credit, resent=True)
+    if credit.status in (CreditStatus.DECLINED, CreditStatus.FAILED):
+        raise CreditFailed("credit", credit.response_description or "Credit failed")
+    return credit
+
+
+def _credit_send(credit: CardCredit) -> GatewayResult:
+    """The credit's 004 `credit` request: the same TransactionID and fields on every send."""
+    method = credit.payment_method
+    return bridgecomm.authorize(
+        transaction_id=credit.gateway_transaction_id,
+        token=method.token,
+        expiration_mmyy=method.expiration_mmyy,
+        amount_cents=credit.amount,
+        transaction_type="credit",
+        invoice_num=f"credit-{credit.pk}",
+        customer_account_code=str(credit.customer_id),
+    )
+
+
+def _credit_send_and_record(credit: CardCredit, *, resent: bool) -> CardCredit:
+    """Send the credit and apply the answer. The caller holds a bulkhead slot. Raises CreditFailed (refused)."""
+    if resent:  # the request itself is working on it again: the sweeper waits
+        CardCredit.objects.filter(pk=credit.pk, status=CreditStatus.PENDING).update(work_enqueued_at=timezone.now())
+    credit = card_credit_record_answer(credit_id=credit.pk, result=_credit_send(credit), resent=resent)
+    if credit.status in (CreditStatus.DECLINED, CreditStatus.FAILED):
+        raise CreditFailed("credit", credit.response_description or "Credit failed")
+    return credit
+
+
+def card_credit_record_answer(*, credit_id: int, result: GatewayResult, resent: bool = False) -> CardCredit:
+    """Record the gateway's answer to a credit and apply it, in one transaction.
+
+    Locks the credit row. Only a PENDING credit moves, so a late or repeated answer never posts or gives back
+    twice: approved ("A02 - Credit Posted") → POSTED, the cents moved credit pending → credit payable; declined →
+    DECLINED, the gateway said nothing was done → FAILED, both with the wallet debit reversed (given back);
+    unknown → stays PENDING. A 30036 to a re-sent TransactionID (duplicate_of_an_earlier_send) or an approval for
+    less than asked parks the credit for staff (`review_reason`; the sweeper skips it; the wallet stays debited):
+    the gateway may hold a refund we never heard of. The attempt is recorded in every case.
+    """
+    with transaction.atomic():
+        credit = lock_objects.card_credit_lock(credit_id=credit_id)
+        _record_attempt(credit, result)
+        if credit.status != CreditStatus.PENDING or result.outcome == Outcome.UNKNOWN:
+            return credit
+        credit.work_lease_until = None
+        if duplicate_of_an_earlier_send(result, resent=resent):
+            credit.review_reason = (
+                f"credit outcome unknown: the re-sent request was answered {result.response_code} "
+                f"{result.response_description}; the gateway holds the first one (ask it, or wait for the batch)"
+            )[:255]
+            credit.save(update_fields=["work_lease_until", "review_reason", "updated_at"])
+            logger.warning("card credit %s needs review: %s", credit.pk, credit.review_reason)
+            return credit
+        credit.response_code = result.response_code
+        credit.response_description = result.response_description[:255]
+        credit.gateway_trans_id = result.gateway_trans_id
+        credit.metadata = result.response_message
+        if result.outcome == Outcome.APPROVED:
+            credit.posted_ledger_transaction = ledger_services.card_credit_funds_move(
+                kind=TransactionKind.CARD_CREDIT_POSTED,
+                customer_id=credit.customer_id,
+                partner=credit.partner,
+                amount_cents=credit.amount,
+                source=SystemAccount.USD_CARD_CREDIT_PENDING,
+                target=SystemAccount.USD_CARD_CREDIT_PAYABLE,
+            )
+            credit.status = CreditStatus.POSTED
+            credit.posted_at = timezone.now()
+        elif result.outcome == Outcome.PARTIALLY_APPROVED:
+            credit.review_reason = (
+                f"the gateway posted {result.authorized_amount} of {credit.amount} cents; staff decide the rest"
+            )[:255]
+        else:
+            credit.status = CreditStatus.FAILED if result.outcome == Outcome.TRANSIENT else CreditStatus.DECLINED
+            credit.giveback_ledger_transaction = ledger_services.transaction_reverse(
+                transaction_id=credit.debit_ledger_transaction_id,
+                reversed_by=system_user(),
+                reason=f"card credit {credit.pk} refused: {result.response_code} {result.response_description}".strip(),
+            )
+        credit.save()
+    logger.info("card credit %s: %s (%s)", credit.pk, credit.status, result.response_code or result.error)
+    return credit
+
+
+def card_credit_resolve(*, credit_id: int) -> CardCredit | None:
+    """Resolve a PENDING credit (unknown outcome) by re-sending the identical request with the same TransactionID:
+    the gateway answers what it did the first time and never refunds twice. Claims the credit (conditional
+    UPDATE, lease). Raises GatewayNotDone while the answer is still not definite. None when there was nothing to do.
+    """
+    credit = _work_claim(CardCredit, pk=credit_id, status=CreditStatus.PENDING)
+    if credit is None:
+        return None
+    if credit.review_reason:  # parked for staff: re-sending would only get the same 30036
+        _work_release(credit.pk, CardCredit)
+        return credit
+    result = _credit_send(credit)
+    credit = card_credit_record_answer(credit_id=credit.pk, result=result, resent=True)
+    if credit.status == CreditStatus.PENDING and not credit.review_reason:
+        _work_release(credit.pk, CardCredit)
+        raise GatewayNotDone(result.error or result.outcome)
+    return credit

@@ -1,4 +1,4 @@
-"""Celery tasks for card charges. Thin: each takes an id (or nothing) and calls one service.
+"""Celery tasks for card charges and card credits. Thin: each takes an id (or nothing) and calls one service.
 
 Every task is idempotent (the service claims the charge with a conditional UPDATE and checks its state
 under a row lock), so acks_late + reject_on_worker_lost redelivery is safe.
@@ -53,6 +53,11 @@ def resolve_card_charge(charge_id: int):
 @charge_work_task("gateways.refund_card_charge", gave_up="gave up for now")
 def refund_card_charge(charge_id: int):
     return services.card_charge_refund(charge_id=charge_id)
+
+
+@charge_work_task("gateways.resolve_card_credit", gave_up="still unknown")
+def resolve_card_credit(credit_id: int):
+    return services.card_credit_resolve(credit_id=credit_id)
 
 
 @shared_task(name="gateways.sweep_card_charges", acks_late=True)

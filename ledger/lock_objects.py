@@ -19,3 +19,8 @@ def wallet_move(*, account_id: int, amount: int) -> bool:
     if amount < 0:
         wallets = wallets.filter(balance__gte=-amount)
     return wallets.update(balance=F("balance") + amount) == 1
+
+
+def wallet_lock(*, customer_id: int, unit: str) -> Account:
+    """Lock one customer's wallet row (FOR UPDATE). Raises Account.DoesNotExist."""
+    return Account.objects.select_for_update(of=("self",)).get(kind=AccountKind.WALLET, customer_id=customer_id, unit=unit)

@@ -37,6 +37,10 @@ class SystemAccount(models.TextChoices):
     USD_CARD_AUTHORIZED = "usd_card_authorized", "Card charges authorized, not yet captured"
     USD_CARD_RECEIVABLE = "usd_card_receivable", "Card charges captured, owed by the gateway until settlement"
     USD_CARD_SETTLED = "usd_card_settled", "Card charges settled by the gateway"
+    # A refund to the card (HOP credit) travels the other way: wallet → credit pending (sent, outcome unknown) →
+    # credit payable (posted, owed to the card until settlement) → settled (paid out in the gateway's batch).
+    USD_CARD_CREDIT_PENDING = "usd_card_credit_pending", "Card credits sent to the gateway, outcome not yet known"
+    USD_CARD_CREDIT_PAYABLE = "usd_card_credit_payable", "Card credits posted, owed to the cards until settlement"
 
 
 class Account(models.Model):
@@ -99,6 +103,9 @@ class TransactionKind(models.TextChoices):
     CARD_CAPTURE = "CARD_CAPTURE", "Card charge captured"
     CARD_SETTLEMENT = "CARD_SETTLEMENT", "Card charge settled"
     CARD_REFUND = "CARD_REFUND", "Card charge voided or refunded"
+    CARD_CREDIT = "CARD_CREDIT", "Cents refunded to the card"
+    CARD_CREDIT_POSTED = "CARD_CREDIT_POSTED", "Card credit posted by the gateway"
+    CARD_CREDIT_SETTLEMENT = "CARD_CREDIT_SETTLEMENT", "Card credit settled"
     REVERSAL = "REVERSAL", "Reversal"
 
 

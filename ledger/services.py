@@ -510,3 +510,44 @@ def card_refund_debit(
         created_by=created_by,
         reason=reason,
     )
+
+
+def card_credit_debit(*, customer_id: int, partner: Partner, amount_cents: int) -> Transaction:
+    """Take the cents a refund to the card (HOP credit) sends back out of the customer's wallet, into the
+    credit-pending account, before the gateway is asked: the refund never happens without this debit.
+
+    Never below zero, whatever credit limit the wallet may allow purchases: a refund gives back only cents the
+    customer holds. Locks the customer's USD wallet (FOR UPDATE, then the UPDATE that moves it).
+    Raises InsufficientBalance.
+    """
+    if amount_cents <= 0:
+        raise ValueError("a card credit debits a positive amount")
+    with transaction.atomic():
+        wallet = lock_objects.wallet_lock(customer_id=customer_id, unit=Unit.USD_CENTS)
+        if wallet.balance < amount_cents:
+            raise InsufficientBalance(wallet.balance, amount_cents)
+        return transaction_post(
+            kind=TransactionKind.CARD_CREDIT,
+            postings=[
+                Posting(wallet.pk, -amount_cents),
+                Posting(selectors.system_account_id(code=SystemAccount.USD_CARD_CREDIT_PENDING), amount_cents),
+            ],
+            customer_id=customer_id,
+            partner=partner,
+        )
+
+
+def card_credit_funds_move(
+    *, kind: TransactionKind, customer_id: int, partner: Partner, amount_cents: int, source: SystemAccount, target: SystemAccount
+) -> Transaction:
+    """Move a card credit's cents (a positive balance: money owed out to the card) from one system account to the
+    next (posted: credit pending → credit payable; settled: credit payable → settled). Locks nothing."""
+    return transaction_post(
+        kind=kind,
+        postings=[
+            Posting(selectors.system_account_id(code=source), -amount_cents),
+            Posting(selectors.system_account_id(code=target), amount_cents),
+        ],
+        customer_id=customer_id,
+        partner=partner,
+    )

@@ -1,9 +1,10 @@
 """The HOP API's envelope: every error leaves as `{"data": {"code", "message", "errors"}}` with its HTTP status.
 
 HOP codes (DESIGN §4): 10001 unknown route, 10004 record not found, 10005 unauthorized, 10006 charge
-failure, 10012 invalid JSON, 10013 missing or empty parameter; ours: 10015/10016 idempotency, 10017 rate limit
-(429, per service account), 10018 log-in locked out (429, too many failed log-ins for an account from an
-address), 10019 the gateway bulkhead is full (503). The 429s and the 503 carry `Retry-After` (seconds).
+failure, 10007 credit (refund to the card) failure, 10012 invalid JSON, 10013 missing or empty parameter; ours:
+10015/10016 idempotency, 10017 rate limit (429, per service account), 10018 log-in locked out (429, too many
+failed log-ins for an account from an address), 10019 the gateway bulkhead is full (503). The 429s and the 503
+carry `Retry-After` (seconds).
 """
 
 import logging
@@ -127,6 +128,8 @@ def to_hop_error(exc: Exception) -> HopError | None:
         return HopError(406, 10006, "Charge transaction failure", {"payment": ["details are missing"]})
     if isinstance(exc, errors.ChargeFailed):
         return HopError(406, 10006, "Charge transaction failure", {"charge": [str(exc.description)]})
+    if isinstance(exc, errors.CreditFailed):
+        return HopError(406, 10007, "Credit transaction failure", {str(exc.field): [str(exc.reason)]})
     if isinstance(exc, errors.GatewayBusy):
         return gateway_busy(exc.retry_after_seconds)
     if isinstance(exc, errors.IdempotencyKeyInUse):
@@ -187,6 +190,7 @@ HOP_CODES = {
     10004: "Record not found",
     10005: "Unauthorized",
     10006: "Charge transaction failure",
+    10007: "Credit transaction failure",
     10012: "Invalid Format (unparsable JSON, or a body over the size limit)",
     10013: "Param is missing or the value is empty",
     10015: "Idempotency key in use",

@@ -109,10 +109,11 @@ CHARGE_OPERATION = {
 }
 
 
-class _ChargeCreateView(HopView):
-    """Shared by the user-id and RFID routes: only how the customer is found differs."""
+class IdempotentGatewayWriteView(HopView):
+    """A HOP write that waits for the card gateway (a charge, a credit): the Idempotency-Key flow and the bulkhead
+    around `perform`, which returns (HTTP status, body, headers) with refusals rendered, so they can be stored."""
 
-    def find_customer(self, request, **kwargs):
+    def perform(self, request, body, kwargs, idempotency_record=None) -> tuple[int, dict, dict]:
         raise NotImplementedError
 
     def post(self, request, **kwargs):
@@ -122,7 +123,7 @@ class _ChargeCreateView(HopView):
             # With the gateway's slots all taken, refuse before any lookup: cheap, nothing written. A request with a
             # key claims it first, so a concurrent duplicate still gets 409 or the replay.
             bulkhead.gateway_refuse_if_full()
-            status, answer, headers = self._charge(request, body, kwargs)
+            status, answer, headers = self.perform(request, body, kwargs)
             return Response(answer, status=status, headers=headers)
         record, replay = idempotency_begin(
             client=request.user, key=key, fingerprint=request_fingerprint(method="POST", path=request.path, body=body)
@@ -131,7 +132,7 @@ class _ChargeCreateView(HopView):
             status, replayed = replay
             return Response(replayed, status=status, headers={"Idempotent-Replayed": "true"})
         try:
-            status, answer, headers = self._charge(request, body, kwargs, idempotency_record=record)
+            status, answer, headers = self.perform(request, body, kwargs, idempotency_record=record)
         except BaseException:
             idempotency_release(record=record)
             raise
@@ -141,7 +142,14 @@ class _ChargeCreateView(HopView):
             idempotency_complete(record=record, status=status, body=answer)
         return Response(answer, status=status, headers=headers)
 
-    def _charge(self, request, body, kwargs, idempotency_record=None) -> tuple[int, dict, dict]:
+
+class _ChargeCreateView(IdempotentGatewayWriteView):
+    """Shared by the user-id and RFID routes: only how the customer is found differs."""
+
+    def find_customer(self, request, **kwargs):
+        raise NotImplementedError
+
+    def perform(self, request, body, kwargs, idempotency_record=None) -> tuple[int, dict, dict]:
         """Run the charge and return (HTTP status, body, headers); a refusal is rendered, not raised, so it can be
         stored."""
         try:

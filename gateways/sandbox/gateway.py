@@ -1,6 +1,7 @@
 """The sandbox's in-memory BridgeComm gateway: what it answers and what it remembers.
 
-- Authorizations (004) answer by amount as DESIGN §5 lists (`AMOUNT_RULES`); `credit` always posts (A02).
+- Authorizations (004) answer by amount as DESIGN §5 lists (`AMOUNT_RULES`); a blind `credit` in an approving range
+  posts in full (A02 - Credit Posted, as BridgePay recorded it in HOP's credit.md), in the others it is refused alike.
 - A repeated TransactionID with the identical request gets the original answer again and changes nothing; with a
   different request it gets 30036 Duplicate Transaction. Answers that did nothing (ErrorResponse, E-messages and
   other transient codes) are not kept, so such a request may be sent again.
@@ -495,10 +496,11 @@ class SandboxGateway:
                 amount=amount,
             )
 
-        if transaction_type == "credit":
-            rule = AmountRule(1, MAX_AMOUNT, "A02", codes.SUCCESS, approved=True)
-        else:
-            rule = amount_rule(amount)
+        rule = amount_rule(amount)
+        if transaction_type == "credit" and rule.approved:
+            # A blind credit is never partial: the approving ranges post it in full (A02); the others refuse it as
+            # they refuse a sale.
+            rule = AmountRule(rule.low, rule.high, "A02", codes.SUCCESS, approved=True)
         if not rule.approved:
             return self._decline(
                 request,
@@ -540,7 +542,9 @@ class SandboxGateway:
             now,
             response_code=rule.response_code,
             gateway_message=gateway_message,
-            internal_message=f"Approved: {authorization_code} (approval code)",
+            internal_message=(
+                "Credit Posted" if transaction_type == "credit" else f"Approved: {authorization_code} (approval code)"
+            ),
             values={
                 "Token": token,
                 "ExpirationDate": expiration,

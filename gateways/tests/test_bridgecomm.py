@@ -215,13 +215,30 @@ def test_partial_approval_authorizes_amount_minus_1000():
     assert result.response_message["GatewayMessage"].startswith("A05")
 
 
-def test_blind_credit_posts():
-    result = authorize(9000, transaction_type="credit")  # the amount table applies to sales only
+@pytest.mark.parametrize("amount", [500, 6999, 15500, 17000])
+def test_blind_credit_posts_in_full_in_the_approving_ranges(amount):
+    result = authorize(amount, transaction_type="credit")
 
     assert result.outcome == Outcome.APPROVED
-    assert result.authorized_amount == 9000
+    assert result.authorized_amount == amount
     assert result.response_message["GatewayMessage"] == "A02 - Credit Posted"
+    assert result.response_message["InternalMessage"] == "Credit Posted"
     assert result.response_message["ResponseTypeDescription"] == "credit"
+
+
+@pytest.mark.parametrize(
+    ("amount", "outcome", "description"),
+    [
+        (300, Outcome.DECLINED, "Denied by customer's bank"),
+        (9000, Outcome.DECLINED, "Call for Authorization"),
+        (13000, Outcome.TRANSIENT, "Processing Network Unavailable"),
+    ],
+)
+def test_blind_credit_is_refused_in_the_other_ranges(amount, outcome, description):
+    result = authorize(amount, transaction_type="credit")
+
+    assert (result.outcome, result.response_description) == (outcome, description)
+    assert result.response_message.get("ResponseTypeDescription") != "credit"
 
 
 # --- idempotency by TransactionID -------------------------------------------------------------------------------
@@ -369,7 +386,7 @@ def test_settlement_closes_the_batch_voids_uncaptured_authorizations_and_exports
     partial = authorize(15000)
     partial_capture = client.capture(transaction_id=new_id(), gateway_trans_id=partial.gateway_trans_id, amount_cents=14000)
     uncaptured = authorize(700)
-    credit = authorize(300, transaction_type="credit")
+    credit = authorize(600, transaction_type="credit")
     settle_id = new_id()
 
     settlement = client.settle(transaction_id=settle_id)
@@ -378,7 +395,7 @@ def test_settlement_closes_the_batch_voids_uncaptured_authorizations_and_exports
     assert settlement.request_type == RequestType.SETTLEMENT
     assert re.fullmatch(r"\d{12}", settlement.cycle_code)
     assert settlement.raw_response.startswith("<CloseCycle>")
-    assert settlement.response_message == {"CycleCode": settlement.cycle_code, "TransactionCount": "3", "NetAmount": "16200"}
+    assert settlement.response_message == {"CycleCode": settlement.cycle_code, "TransactionCount": "3", "NetAmount": "15900"}
     # a resend of the same settlement request answers the same batch, it does not close another
     assert client.settle(transaction_id=settle_id).cycle_code == settlement.cycle_code
     assert len(sandbox.control.batches()) == 1
@@ -414,7 +431,7 @@ def test_settlement_closes_the_batch_voids_uncaptured_authorizations_and_exports
         {
             "GatewayTransID": credit.gateway_trans_id,
             "TransactionID": credit.transaction_id,
-            "Amount": "300",
+            "Amount": "600",
             "Type": "credit",
             "CardLast4": "0019",
             "SettledAt": settled_at,

@@ -139,4 +139,4 @@ def assert_captured_once(sandbox, customer, charge_id: int, amount: int) -> Card
     return current
 
 
-NOTHING_SWEPT = {"capture": 0, "resolve": 0, "refund": 0}
+NOTHING_SWEPT = {"capture": 0, "resolve": 0, "refund": 0, "resolve_credit": 0}

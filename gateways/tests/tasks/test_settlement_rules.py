@@ -179,7 +179,7 @@ def test_the_sweeper_reenqueues_only_due_unclaimed_work(service_account, hop_cus
     ]
     before = dict(CardCharge.objects.values_list("pk", "work_enqueued_at"))
 
-    assert services.charges_sweep() == {"capture": 3, "resolve": 1, "refund": 1}
+    assert services.charges_sweep() == {"capture": 3, "resolve": 1, "refund": 1, "resolve_credit": 0}
 
     assert queued(redis_server) == [
         (RESOLVE_TASK, [due_pending]),

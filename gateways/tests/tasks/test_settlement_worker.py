@@ -153,7 +153,7 @@ def test_redis_down_while_the_api_accepts_a_charge_then_the_sweeper_gets_it_capt
     time.sleep(2)
     assert requests_of(sandbox, "019") == []  # nothing captures it until the sweeper runs
 
-    assert services.charges_sweep() == {"capture": 1, "resolve": 0, "refund": 0}
+    assert services.charges_sweep() == {"capture": 1, "resolve": 0, "refund": 0, "resolve_credit": 0}
     wait_for(lambda: charge_in(charge_id, ChargeStatus.CAPTURED), 10, what="capture", details=lambda: logs(worker))
     assert_captured_once(sandbox, hop_customer, charge_id, 500)
     assert len(requests_of(sandbox, "019")) == 1
