@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import OuterRef, Subquery, Sum
 
 from accounts.models import AuditLog, PartnerLink
-from gateways.models import CardCharge
+from gateways.models import CardCharge, CardCredit
 from ledger.models import AccountKind, Entry, Transaction, TransactionKind, TransactionStatus
 
 
@@ -29,20 +29,28 @@ _CATEGORY_BY_KIND = {
     TransactionKind.CARD_TOPUP: "card",
     TransactionKind.REVERSAL: "reversal",
     TransactionKind.CARD_REFUND: "refund",
+    TransactionKind.CARD_CREDIT: "credit",
 }
+# Moves between system accounts only: the customer's wallet does not move, the card charge or credit tells it.
+_NO_WALLET_MOVE = (
+    TransactionKind.CARD_CAPTURE,
+    TransactionKind.CARD_SETTLEMENT,
+    TransactionKind.CARD_CREDIT_POSTED,
+    TransactionKind.CARD_CREDIT_SETTLEMENT,
+)
 
 
 def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEvent]:
     """Everything that touched a customer, newest first: wallet transactions (payments, grants, adjustments,
-    top-ups, reversals, refunds), card charges with each gateway attempt, staff actions, and partner links made
-    and removed. At most `limit` of each source are read (five queries whatever the history's length), then the
-    newest `limit` kept."""
+    top-ups, reversals, refunds, credits to the card), card charges and card credits with each gateway attempt, staff
+    actions, and partner links made and removed. At most `limit` of each source are read (seven queries whatever
+    the history's length), then the newest `limit` kept."""
     wallet_entries = Entry.objects.filter(
         transaction=OuterRef("pk"), account__kind=AccountKind.WALLET, account__customer_id=customer_id
     )
     transactions = (
         Transaction.objects.filter(customer_id=customer_id)
-        .exclude(kind__in=(TransactionKind.CARD_CAPTURE, TransactionKind.CARD_SETTLEMENT))  # no wallet moves
+        .exclude(kind__in=_NO_WALLET_MOVE)
         .select_related("partner", "created_by")
         .annotate(
             wallet_amount=Subquery(wallet_entries.values("transaction").annotate(total=Sum("amount")).values("total")[:1]),
@@ -102,6 +110,36 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
                     " ".join(filter(None, (attempt.response_code, attempt.response_description, attempt.error))),
                     "",
                     ("gateways.cardcharge", charge.pk),
+                )
+            )
+    credits = (
+        CardCredit.objects.filter(customer_id=customer_id)
+        .select_related("payment_method")
+        .prefetch_related("attempts")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    for credit in credits:
+        events.append(
+            TimelineEvent(
+                credit.created_at,
+                "credit",
+                f"Card credit #{credit.pk}: {credit.get_status_display()}",
+                f"{credit.amount}¢ to card {credit.payment_method.masked_token}"
+                + (f" · batch {credit.batch_id}" if credit.batch_id else "")
+                + (f" · {credit.review_reason}" if credit.review_reason else ""),
+                "",
+                ("gateways.cardcredit", credit.pk),
+            )
+        )
+        for attempt in credit.attempts.all():
+            events.append(
+                TimelineEvent(
+                    attempt.created_at,
+                    "gateway",
+                    f"Gateway {attempt.request_type} for credit #{credit.pk}: {attempt.outcome}",
+                    " ".join(filter(None, (attempt.response_code, attempt.response_description, attempt.error))),
+                    "",
+                    ("gateways.cardcredit", credit.pk),
                 )
             )
     for record in AuditLog.objects.filter(customer_id=customer_id).select_related("actor").order_by("-created_at")[:limit]:

@@ -1,5 +1,5 @@
-"""Card charges in the back-office: list and filter by status (review and debt included), each charge with
-its gateway attempts and their raw metadata (card token masked), and the staff actions void/refund and
+"""Card charges and card credits (refunds to the card) in the back-office: list and filter by status (review and
+debt included), each with its gateway attempts and their raw metadata (card token masked), and the staff actions void/refund and
 retry capture, each on a confirmation page with a required reason, audited, carried out by a worker.
 Settlement batches are read-only; finance uploads the gateway's batch CSV for reconciliation."""
 
@@ -14,11 +14,21 @@ from rangefilter.filters import DateRangeFilterBuilder
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, masked_metadata, staff_action_page
 
 from . import services
-from .models import REFUNDABLE_STATUSES, CardCharge, ChargeStatus, GatewayAttempt, GatewayBatchFile, SettlementBatch
+from .models import (
+    REFUNDABLE_STATUSES,
+    CardCharge,
+    CardCredit,
+    ChargeStatus,
+    CreditStatus,
+    GatewayAttempt,
+    GatewayBatchFile,
+    SettlementBatch,
+)
 
 
 class GatewayAttemptInline(ReadOnlyInline):
     model = GatewayAttempt
+    fk_name = "charge"
     fields = (
         "created_at",
         "request_type",
@@ -199,9 +209,71 @@ class CardChargeAdmin(ReadOnlyModelAdmin):
         )
 
 
+class CreditAttemptInline(GatewayAttemptInline):
+    fk_name = "credit"
+
+
+class CreditAttentionFilter(admin.SimpleListFilter):
+    """Credits staff must look at beyond REVIEW: pending ones parked on a 30036 answer or a partial posting (the
+    sweeper no longer re-sends them; the wallet stays debited until staff decide)."""
+
+    title = "needs staff"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("parked", "pending, parked for review")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "parked":
+            return queryset.filter(status=CreditStatus.PENDING).exclude(review_reason="")
+        return queryset
+
+
+@admin.register(CardCredit)
+class CardCreditAdmin(ReadOnlyModelAdmin):
+    """Refunds to the card (HOP credits): read-only, each with its gateway attempts and the gateway's answer
+    (card masked). A refused credit shows the reversal that gave the wallet its cents back."""
+
+    list_display = ("id", "customer", "partner", "amount", "status", "card", "created_at", "posted_at", "batch_id")
+    list_filter = ("status", CreditAttentionFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
+    list_select_related = ("customer", "partner", "payment_method")
+    search_fields = ("=gateway_transaction_id", "=gateway_trans_id", "=batch_id", "customer__email")
+    search_help_text = "Gateway transaction ids, batch, customer email; a number also matches a credit or customer id"
+    ordering = ("-id",)
+    show_full_result_count = False
+    exclude = ("metadata", "payment_method")
+    readonly_fields = ("card", "masked_credit_metadata")
+    inlines = [CreditAttemptInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return queryset | self.get_queryset(request).filter(id_search(search_term, "customer_id")), may_have_duplicates
+
+    @admin.display(description="card")
+    def card(self, credit: CardCredit) -> str:
+        return credit.payment_method.masked_token
+
+    @admin.display(description="credit metadata (card masked)")
+    def masked_credit_metadata(self, credit: CardCredit):
+        return _metadata_table(credit.metadata)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer", "partner", "payment_method")
+
+
 @admin.register(SettlementBatch)
 class SettlementBatchAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "cycle_code", "status", "charge_count", "amount_cents", "created_at", "closed_at")
+    list_display = (
+        "id",
+        "cycle_code",
+        "status",
+        "charge_count",
+        "amount_cents",
+        "credit_count",
+        "credit_amount_cents",
+        "created_at",
+        "closed_at",
+    )
     list_filter = ("status",)
 
 

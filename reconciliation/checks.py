@@ -4,11 +4,13 @@
   with at least 2 entries; cached wallet balance = sum of entries; no negative wallet; no transaction
   reversed twice.
 - The cards: stale_authorization: an authorized charge older than the capture window (the gateway voids those at settlement).
-- receivable_mismatch: the receivable account must equal the captured-but-unsettled charges.
+- receivable_mismatch: the receivable account must equal the captured-but-unsettled charges; likewise
+  credit_pending_mismatch and credit_payable_mismatch for the card credits in flight and posted.
 - Gateway matching, per batch closed on the business date, against the gateway's CSV (an uploaded
   GatewayBatchFile, else the export at GATEWAY_BATCH_EXPORT_URL), by the capture's GatewayTransID:
   missing_at_gateway, missing_in_ledger, amount_mismatch, status_mismatch, duplicate_at_gateway,
-  batch_unavailable. A capture recorded on a 30036 answer (no GatewayTransID heard) is matched by its capture
+  batch_unavailable. Card credits (refunds to cards) are matched the same way, as `credit` rows. A capture
+  recorded on a 30036 answer (no GatewayTransID heard) is matched by its capture
   TransactionID instead.
 """
 
@@ -23,7 +25,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from gateways.models import CardCharge, ChargeStatus, GatewayBatchFile, SettlementBatch
+from gateways.models import CardCharge, CardCredit, ChargeStatus, CreditStatus, GatewayBatchFile, SettlementBatch
 from ledger import selectors as ledger_selectors
 from ledger.models import Account, SystemAccount
 
@@ -158,11 +160,38 @@ def card_checks(business_date: date) -> list[Discrepancy]:
                 f"receivable holds {balance}, captured-but-unsettled charges {captured}",
             )
         )
+    found += _credit_account_checks()
     start = timezone.make_aware(datetime.combine(business_date, time.min))
     for batch in SettlementBatch.objects.filter(closed_at__gte=start, closed_at__lt=start + timedelta(days=1)).exclude(
         cycle_code=""
     ):
         found += batch_matching(batch.cycle_code)
+    return found
+
+
+def _credit_account_checks() -> list[Discrepancy]:
+    """credit_pending_mismatch / credit_payable_mismatch: the card-credit system accounts hold exactly the credits
+    in flight (PENDING and REVIEW: sent, outcome unknown) and the ones posted but not yet settled (POSTED)."""
+    found = []
+    for code, statuses, kind in (
+        (SystemAccount.USD_CARD_CREDIT_PENDING, (CreditStatus.PENDING, CreditStatus.REVIEW), "credit_pending_mismatch"),
+        (SystemAccount.USD_CARD_CREDIT_PAYABLE, (CreditStatus.POSTED,), "credit_payable_mismatch"),
+    ):
+        expected = CardCredit.objects.filter(status__in=statuses).aggregate(total=Sum("amount"))["total"] or 0
+        account = Account.objects.filter(code=code).first()
+        held = ledger_selectors.account_balance(account=account) if account else 0
+        if held != expected:
+            found.append(
+                Discrepancy(
+                    kind,
+                    Severity.ERROR,
+                    str(code),
+                    {"account": str(code)},
+                    expected,
+                    held,
+                    f"{code} holds {held}, the card credits in it {expected}",
+                )
+            )
     return found
 
 
@@ -195,18 +224,25 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
     # A capture recorded on a 30036 answer never heard its GatewayTransID: the batch row carrying its capture
     # TransactionID confirms it; without one it is missing_at_gateway under its TransactionID.
     by_transaction_id = {row.get("TransactionID", ""): row["GatewayTransID"] for row in rows}
-    ours = {}
+    ours: dict[str, _Settled] = {}
     for c in CardCharge.objects.filter(batch_id=cycle_code).only(
         "pk", "capture_gateway_trans_id", "capture_transaction_id", "capture_unconfirmed", "amount_authorized", "status"
     ):
         trans_id = c.capture_gateway_trans_id
         if c.capture_unconfirmed and not trans_id:
             trans_id = by_transaction_id.get(c.capture_transaction_id) or f"unconfirmed:{c.capture_transaction_id}"
-        ours[trans_id] = c
+        ours[trans_id] = _Settled("charge", c.pk, c.amount_authorized, c.status == ChargeStatus.SETTLED, "sale", c.status)
+        ours[trans_id].unconfirmed = c.capture_unconfirmed
+    # Credits (money going back to cards) are matched like captures: by their GatewayTransID, a `credit` row for
+    # the amount we refunded (the file's Amount is unsigned; its Type says which way the money went).
+    for credit in CardCredit.objects.filter(batch_id=cycle_code).only("pk", "gateway_trans_id", "amount", "status"):
+        ours[credit.gateway_trans_id] = _Settled(
+            "credit", credit.pk, credit.amount, credit.status == CreditStatus.SETTLED, "credit", credit.status
+        )
     for trans_id, charge in ours.items():
         rows_for = at_gateway.get(trans_id, [])
         key = f"{cycle_code}:{trans_id}"
-        involved = {"batch": cycle_code, "charge": charge.pk, "gateway_trans_id": trans_id}
+        involved = {"batch": cycle_code, charge.what: charge.pk, "gateway_trans_id": trans_id}
         if not rows_for:
             found.append(
                 Discrepancy(
@@ -214,10 +250,10 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
                     Severity.ERROR,
                     key,
                     involved,
-                    charge.amount_authorized,
+                    charge.amount,
                     None,
-                    f"charge {charge.pk} is settled in {cycle_code} by us, not by the gateway"
-                    + (" (its capture was recorded on a 30036 answer)" if charge.capture_unconfirmed else ""),
+                    f"{charge.what} {charge.pk} is settled in {cycle_code} by us, not by the gateway"
+                    + (" (its capture was recorded on a 30036 answer)" if charge.unconfirmed else ""),
                 )
             )
             continue
@@ -234,19 +270,20 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
                 )
             )
         amount = _int(rows_for[0].get("Amount"))
-        if amount != charge.amount_authorized:
+        if amount != charge.amount:
+            did = "captured" if charge.what == "charge" else "refunded"
             found.append(
                 Discrepancy(
                     "amount_mismatch",
                     Severity.ERROR,
                     key,
                     involved,
-                    charge.amount_authorized,
+                    charge.amount,
                     amount,
-                    f"charge {charge.pk}: we captured {charge.amount_authorized}, the gateway settled {amount}",
+                    f"{charge.what} {charge.pk}: we {did} {charge.amount}, the gateway settled {amount}",
                 )
             )
-        if rows_for[0].get("Type") != "sale" or charge.status != ChargeStatus.SETTLED:
+        if rows_for[0].get("Type") != charge.row_type or not charge.settled:
             found.append(
                 Discrepancy(
                     "status_mismatch",
@@ -255,7 +292,7 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
                     involved,
                     None,
                     None,
-                    f"charge {charge.pk} is {charge.status}; the gateway says {rows_for[0].get('Type')}",
+                    f"{charge.what} {charge.pk} is {charge.status}; the gateway says {rows_for[0].get('Type')}",
                 )
             )
     for trans_id, rows_for in at_gateway.items():
@@ -269,10 +306,23 @@ def batch_matching(cycle_code: str) -> list[Discrepancy]:
                     {"batch": cycle_code, "gateway_trans_id": trans_id, "transaction_id": row.get("TransactionID", "")},
                     None,
                     _int(row.get("Amount")),
-                    f"the gateway settled {trans_id} ({row.get('Type')}) in {cycle_code}; we have no such charge in it",
+                    f"the gateway settled {trans_id} ({row.get('Type')}) in {cycle_code}; we have no such charge or credit in it",
                 )
             )
     return found
+
+
+@dataclass
+class _Settled:
+    """One of our card charges or credits that we settled in a batch, as batch matching compares it to a row."""
+
+    what: str  # "charge" or "credit"
+    pk: int
+    amount: int
+    settled: bool
+    row_type: str  # the batch row's Type it must have: "sale" (a capture) or "credit"
+    status: str
+    unconfirmed: bool = False
 
 
 def _int(value) -> int | None:
