@@ -198,7 +198,6 @@ class CreditStatus(models.TextChoices):
     PENDING = "pending", "Pending (wallet debited, gateway outcome unknown)"
     POSTED = "posted", "Posted at the gateway, awaiting settlement"
     SETTLED = "settled", "Settled in a gateway batch"
-    REVIEW = "review", "Needs staff review (the gateway may hold it)"
     DECLINED = "declined", "Declined (cents given back to the wallet)"
     FAILED = "failed", "Failed (gateway unavailable, nothing refunded; cents given back)"
 
@@ -225,7 +224,11 @@ class CardCredit(models.Model):
     - `giveback_ledger_transaction` (the debit's REVERSAL, on a decline or a definite "nothing done"): back to
       the wallet.
 
-    Reconciliation matches `usd_card_credit_pending` to the PENDING and REVIEW credits, `usd_card_credit_payable`
+    A PENDING credit whose re-send was answered 30036, or that the gateway posted only in part, is parked for staff
+    (`review_reason`, the "needs staff" filter in admin): the sweeper no longer re-sends it and the wallet stays
+    debited until staff settle it with the gateway.
+
+    Reconciliation matches `usd_card_credit_pending` to the PENDING credits, `usd_card_credit_payable`
     to the POSTED ones, and each SETTLED credit to its `credit` row in the gateway's batch. `gateway_transaction_id`
     is our TransactionID, the same on every re-send: a pending credit is resolved by re-sending it, never anew.
     """

@@ -171,10 +171,10 @@ def card_checks(business_date: date) -> list[Discrepancy]:
 
 def _credit_account_checks() -> list[Discrepancy]:
     """credit_pending_mismatch / credit_payable_mismatch: the card-credit system accounts hold exactly the credits
-    in flight (PENDING and REVIEW: sent, outcome unknown) and the ones posted but not yet settled (POSTED)."""
+    in flight (PENDING: sent, outcome unknown, parked for staff included) and the ones posted but not yet settled (POSTED)."""
     found = []
     for code, statuses, kind in (
-        (SystemAccount.USD_CARD_CREDIT_PENDING, (CreditStatus.PENDING, CreditStatus.REVIEW), "credit_pending_mismatch"),
+        (SystemAccount.USD_CARD_CREDIT_PENDING, (CreditStatus.PENDING,), "credit_pending_mismatch"),
         (SystemAccount.USD_CARD_CREDIT_PAYABLE, (CreditStatus.POSTED,), "credit_payable_mismatch"),
     ):
         expected = CardCredit.objects.filter(status__in=statuses).aggregate(total=Sum("amount"))["total"] or 0

@@ -269,3 +269,23 @@ def test_wallet_never_goes_below_zero_through_a_credit(hop_api, hop_customer, sa
 
     assert (response.status_code, response.json()) == (406, credit_failure("balance", "is not sufficient"))
     assert Account.objects.get(customer=hop_customer, unit="USD").balance == 0
+
+
+def test_a_30036_to_the_re_sent_credit_parks_it_for_staff_with_the_wallet_still_debited(hop_api, hop_customer, sandbox, settings):
+    """The gateway holds the first send under that TransactionID and says only "duplicate": it may have posted the
+    refund. Neither given back (it may be posted) nor re-sent for ever: parked for staff, the sweeper skips it."""
+    settings.GATEWAY_TIMEOUT_SECONDS = 0.5
+    settings.CHARGE_SWEEP_AFTER_SECONDS = 0
+    fund(hop_customer, 1000)
+    sandbox.control.add_fault("drop", request_type="004")
+    assert hop_api.post(credits_url(hop_customer.pk), DOC_REQUEST, format="json").status_code == 202
+    sandbox.control.add_fault("duplicate", request_type="004")
+
+    parked = services.card_credit_resolve(credit_id=CardCredit.objects.get().pk)
+
+    assert parked.status == CreditStatus.PENDING
+    assert parked.review_reason.startswith("credit outcome unknown: the re-sent request was answered 30036")
+    assert cents(hop_customer) == 500
+    assert credit_kinds(hop_customer) == [(TransactionKind.CARD_CREDIT, TransactionStatus.CONFIRMED)]
+    assert services.charges_sweep()["resolve_credit"] == 0
+    assert services.card_credit_resolve(credit_id=parked.pk).review_reason == parked.review_reason
