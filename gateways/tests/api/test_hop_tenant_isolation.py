@@ -19,7 +19,7 @@ from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory, ServiceAccountFactory
 from accounts.tests.helpers import hop_login
 from core.models import IdempotencyRecord
-from gateways.models import CardCharge, PaymentMethod
+from gateways.models import CardCharge, CardCredit, PaymentMethod
 from gateways.tests.factories import SEED_TOKEN, PaymentMethodFactory
 from ledger.models import Entry
 from ledger.tests.helpers import cents
@@ -62,6 +62,7 @@ def _snapshot(world: World) -> dict:
         "cents": cents(world.customer),
         "charges": sorted(CardCharge.objects.values_list("pk", "partner__code", "status", "amount_requested")),
         "cards": sorted(PaymentMethod.objects.values_list("pk", "partner__code", "token", "expires_at")),
+        "credits": sorted(CardCredit.objects.values_list("pk", "partner__code", "status", "amount")),
         "entries": Entry.objects.count(),
     }
 
@@ -155,6 +156,20 @@ def test_a_charge_without_a_card_uses_only_the_card_the_partner_stored(world, sa
     charge = CardCharge.objects.get(pk=response.json()["data"]["charge"]["id"])
     assert (charge.partner.code, charge.payment_method.partner.code) == (side.code, side.code)
     assert sorted(PaymentMethod.objects.exclude(partner__code=side.code).values_list("pk", "last_used_at")) == other_cards
+
+
+@pytest.mark.parametrize("me", ["A", "B"])
+def test_a_credit_refunds_only_to_the_card_the_partner_stored(world, sandbox, me):
+    side = world.sides[me]
+
+    response = side.client.post(f"/api/v1/users/{world.customer.pk}/credits", {"credit": {"amount_in_cents": 600}}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["data"]["credit"]["metadata"]["Token"] == side.token
+    assert authorizations(sandbox)[-1]["token_last4"] == side.token[-4:]
+    assert cents(world.customer) == 600  # one wallet
+    credit = CardCredit.objects.get(pk=response.json()["data"]["credit"]["id"])
+    assert (credit.partner.code, credit.payment_method.partner.code) == (side.code, side.code)
 
 
 @pytest.mark.parametrize("route", ["user", "rfid"])
