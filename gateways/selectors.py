@@ -45,12 +45,15 @@ def cents_balance(*, customer_id: int) -> int:
 
 
 def cents_history(*, customer: Customer, partner: Partner):
-    """The customer's cents wallet entries that `partner`'s charges made (the top-up, a staff refund of it, the
-    reversal of its credit), with their transactions, newest first. Another partner's rows are not there for it."""
+    """The customer's cents wallet entries that `partner`'s charges and credits made (the top-up, a staff refund of
+    it, the reversal of its credit; a refund to the card and its give-back), with their transactions, newest first.
+    Another partner's rows are not there for it."""
     made_by_partner = (
         Q(transaction__card_charge__partner=partner)
         | Q(transaction__card_refund__partner=partner)
         | Q(transaction__reverses__card_charge__partner=partner)
+        | Q(transaction__card_credit__partner=partner)
+        | Q(transaction__reverses__card_credit__partner=partner)
     )
     return (
         Entry.objects.filter(account__customer=customer, account__kind=AccountKind.WALLET, account__unit=Unit.USD_CENTS)

@@ -289,3 +289,23 @@ def test_a_30036_to_the_re_sent_credit_parks_it_for_staff_with_the_wallet_still_
     assert credit_kinds(hop_customer) == [(TransactionKind.CARD_CREDIT, TransactionStatus.CONFIRMED)]
     assert services.charges_sweep()["resolve_credit"] == 0
     assert services.card_credit_resolve(credit_id=parked.pk).review_reason == parked.review_reason
+
+
+def test_the_cents_history_shows_the_partners_credits_and_their_give_back(
+    hop_api, other_hop_api, other_partner, hop_customer, sandbox
+):
+    PartnerLinkFactory(partner=other_partner, customer=hop_customer, external_user_id="sharedUser")
+    fund(hop_customer, 1000)
+    posted = hop_api.post(credits_url(hop_customer.pk), {"credit": {"amount_in_cents": 600}}, format="json")
+    refused = hop_api.post(credits_url(hop_customer.pk), {"credit": {"amount_in_cents": 300}}, format="json")
+    assert (posted.status_code, refused.status_code) == (201, 406)
+
+    mine = hop_api.get(f"/api/v1/users/{hop_customer.pk}/transactions").json()["data"]["transactions"]
+    theirs = other_hop_api.get(f"/api/v1/users/{hop_customer.pk}/transactions").json()["data"]["transactions"]
+
+    assert [(row["type"], row["status"], row["amount_in_cents"]) for row in mine] == [
+        (TransactionKind.REVERSAL, TransactionStatus.CONFIRMED, 300),
+        (TransactionKind.CARD_CREDIT, TransactionStatus.CANCELLED, -300),
+        (TransactionKind.CARD_CREDIT, TransactionStatus.CONFIRMED, -600),
+    ]
+    assert theirs == []

@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
 from backoffice.tests.helpers import staff_member
+from gateways import services as gateways_services
 from gateways.tests.factories import CardChargeFactory
 from ledger import services as ledger_services
 from ledger.tests.factories import SessionPaymentFactory
@@ -52,6 +53,12 @@ class Rows:
         for _ in range(n):
             CardChargeFactory(requested_by=self.service_account, customer=self.hop_customer, amount_cents=500)
 
+    def credits(self, n: int) -> None:
+        """n refunds to the card, each posted (its wallet debit and gateway attempt)."""
+        ledger_services.card_topup_credit(customer_id=self.hop_customer.pk, amount_cents=600 * n)
+        for _ in range(n):
+            gateways_services.card_credit_create(requested_by=self.service_account, customer=self.hop_customer, amount_cents=600)
+
     def staff_users(self, n: int) -> None:
         for _ in range(n):
             staff_member(f"agent{next(_numbers)}", "support", "finance")
@@ -76,6 +83,7 @@ PAGES = [
     ("admin:ledger_account_changelist", "customers", 2),  # two wallets each (the partner account is there from the start)
     ("admin:accounts_partnerlink_changelist", "customers", 1),
     ("admin:gateways_cardcharge_changelist", "charges", 1),
+    ("admin:gateways_cardcredit_changelist", "credits", 1),
     ("admin:accounts_user_changelist", "staff_users", 1),  # with their groups
 ]
 
@@ -117,7 +125,8 @@ def test_a_customers_page_makes_as_many_queries_with_a_long_history_as_with_a_sh
     numbers = itertools.count(1)
 
     def history(n: int) -> None:
-        """Per step: a grant (with its audit record), a payment, a card charge (with its gateway attempt and top-up)."""
+        """Per step: a grant (with its audit record), a payment, a card charge (with its gateway attempt and top-up),
+        a refund to the card (with its gateway attempt and wallet debit)."""
         for _ in range(n):
             number = next(numbers)
             ledger_services.kilometers_change_by_staff(
@@ -125,6 +134,7 @@ def test_a_customers_page_makes_as_many_queries_with_a_long_history_as_with_a_sh
             )
             SessionPaymentFactory(partner=partner, external_user_id="hopUser001", external_id=f"HIST-{number}", kilometer=1)
             CardChargeFactory(requested_by=service_account, customer=customer, amount_cents=500)
+            gateways_services.card_credit_create(requested_by=service_account, customer=customer, amount_cents=500)
 
     history(5)
     queries_of(superuser_client, url)
@@ -133,6 +143,6 @@ def test_a_customers_page_makes_as_many_queries_with_a_long_history_as_with_a_sh
     history(45)
     many_queries, many = queries_of(superuser_client, url)
 
-    # 6 events a step, and the customer's link; 200 at most
-    assert (len(few.context["timeline"]), len(many.context["timeline"])) == (5 * 6 + 1, 200)
+    # 9 events a step, and the customer's link; 200 at most
+    assert (len(few.context["timeline"]), len(many.context["timeline"])) == (5 * 9 + 1, 200)
     assert many_queries == few_queries
