@@ -19,7 +19,7 @@ def _backoff(retries: int) -> float:
 
 
 def charge_work_task(name: str, *, gave_up: str):
-    """A card-charge task that retries only a transient gateway answer (GatewayNotDone), with backoff, up to
+    """A card-charge (or card-credit) task that retries only a transient gateway answer (GatewayNotDone), with backoff, up to
     CAPTURE_MAX_RETRIES; then it stops with `gave_up` and leaves the charge to the sweeper. The wrapped function
     takes the charge id and returns the charge (or None when there was nothing to do)."""
 

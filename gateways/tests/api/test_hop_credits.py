@@ -2,9 +2,12 @@
 the real sandbox over HTTP: the documented sample and errors exactly, the wallet debited first and given back on a
 refusal, an unknown outcome left pending with the wallet debited, Idempotency-Key, and partner isolation."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+import requests
 from django.db.models import Sum
 
 from accounts.tests.factories import PartnerLinkFactory
@@ -309,3 +312,32 @@ def test_the_cents_history_shows_the_partners_credits_and_their_give_back(
         (TransactionKind.CARD_CREDIT, TransactionStatus.CONFIRMED, -600),
     ]
     assert theirs == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_credits_never_refund_more_than_the_balance(http_server, hop_jwt, hop_customer, sandbox, settings):
+    """Eight real concurrent requests of 6.00 on a 30.00 wallet: exactly five are refunded, the rest refused before
+    the gateway; the wallet ends at zero, never below."""
+    settings.GATEWAY_CALLS_PER_PROCESS = 8  # one test server stands for eight web processes here
+    fund(hop_customer, 3000)
+    barrier = threading.Barrier(8)
+
+    def fire(index):
+        with requests.Session() as session:
+            barrier.wait(timeout=30)
+            return session.post(
+                http_server + credits_url(hop_customer.pk),
+                json={"credit": {"amount_in_cents": 600}},
+                headers={"Authorization": f"Bearer {hop_jwt}", "Idempotency-Key": f"credit-{index}"},
+                timeout=60,
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(fire, range(8)))
+
+    assert sorted(r.status_code for r in responses) == [201] * 5 + [406] * 3
+    assert all(r.json() == credit_failure("balance", "is not sufficient") for r in responses if r.status_code == 406)
+    assert cents(hop_customer) == 0
+    assert CardCredit.objects.filter(status=CreditStatus.POSTED).count() == 5
+    assert len(authorizations(sandbox)) == 5
+    assert system_balance(SystemAccount.USD_CARD_CREDIT_PAYABLE) == 3000
