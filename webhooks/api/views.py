@@ -1,6 +1,6 @@
 """&Charge partner API: the partner's webhook endpoints (DESIGN §11). &Charge auth and envelope (AndChargeView)."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -14,11 +14,31 @@ from webhooks import outbound, selectors, services
 from webhooks.models import WebhookEndpoint
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": PartnerEventType.values},
+        "minItems": 1,
+        "maxItems": len(PartnerEventType.values),
+    }
+)
+class EventTypesField(serializers.JSONField):
+    """A non-empty list of known event types; anything else is INVALID_PARAMETER [the list, "eventTypes"]."""
+
+    def to_internal_value(self, data):
+        valid = (
+            isinstance(data, list)
+            and 0 < len(data) <= len(PartnerEventType.values)
+            and all(isinstance(value, str) and value in PartnerEventType.values for value in data)
+        )
+        if not valid:
+            raise serializers.ValidationError("a list of event types", code="invalid")
+        return data
+
+
 class WebhookRequestSerializer(serializers.Serializer):
     url = StrictCharField(max_length=outbound.MAX_URL_LENGTH, help_text="https:// URL that receives the events.")
-    eventTypes = serializers.ListField(  # noqa: N815 (the contract's names)
-        child=serializers.ChoiceField(choices=PartnerEventType.values), min_length=1, max_length=len(PartnerEventType.values)
-    )
+    eventTypes = EventTypesField()  # noqa: N815 (the contract's names)
     description = StrictCharField(max_length=200, required=False, allow_blank=True)
     contactEmail = serializers.EmailField(max_length=254, required=False, allow_blank=True)  # noqa: N815
 
