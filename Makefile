@@ -42,6 +42,9 @@ sandbox: install
 worker: install
 	$(BIN)/celery -A chargepay worker --loglevel INFO
 
+webhook-listen: install
+	$(BIN)/python manage.py webhook_listen --port 8098
+
 beat: install
 	$(BIN)/celery -A chargepay beat --loglevel INFO
 
