@@ -88,10 +88,16 @@ def endpoint_create(
     return endpoint, secret
 
 
+def _endpoint_pk(endpoint_id) -> int | None:
+    """An id from a URL path as a primary key; None (found nowhere) for anything that is not one (a bigint fits 18 digits)."""
+    text = str(endpoint_id)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def _endpoint_lock(*, partner: Partner, endpoint_id) -> WebhookEndpoint:
     endpoint = (
         WebhookEndpoint.objects.select_for_update()
-        .filter(pk=endpoint_id if str(endpoint_id).isdigit() else None, partner=partner, deleted_at__isnull=True)
+        .filter(pk=_endpoint_pk(endpoint_id), partner=partner, deleted_at__isnull=True)
         .first()
     )
     if endpoint is None:

@@ -91,3 +91,11 @@ def test_another_partners_endpoints_are_neither_seen_nor_touched(api, other_part
 def test_no_token_is_401(client):
     response = client.get(reverse("andcharge-webhooks", args=["PCS-001"]))
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("webhook_id", ["99999999999999999999", "²", "abc", "-1", "0"])
+def test_an_id_that_is_no_endpoint_is_404(api, webhook_id):
+    response = api.delete(reverse("andcharge-webhook", args=["PCS-001", webhook_id]))
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "REFERENCED_OBJECT_NOT_FOUND", "args": ["webhook", webhook_id]}
