@@ -66,7 +66,9 @@ def endpoint_create(
     types = _event_types_clean(event_types)
     secret = signing.secret_new()
     with transaction.atomic():
-        Partner.objects.select_for_update().filter(pk=partner.pk).first()  # one count at a time per partner
+        # One count at a time per partner. NO KEY UPDATE: payments hold KEY SHARE on the partner row (their FK) and
+        # must not wait for this.
+        Partner.objects.select_for_update(no_key=True).filter(pk=partner.pk).first()
         if WebhookEndpoint.objects.filter(partner=partner, deleted_at__isnull=True).count() >= MAX_ENDPOINTS_PER_PARTNER:
             raise InvalidParameter(MAX_ENDPOINTS_PER_PARTNER, "webhooks")
         endpoint = WebhookEndpoint.objects.create(

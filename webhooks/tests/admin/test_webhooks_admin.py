@@ -60,7 +60,9 @@ def test_deliveries_per_endpoint_and_event_show_each_attempt(superuser_client, d
     by_event = superuser_client.get(reverse("admin:accounts_partnerevent_change", args=[delivery.event_id])).content.decode()
     page = superuser_client.get(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])).content.decode()
 
-    assert delivery.event.event_id in by_endpoint and f"#{delivery.pk}" in by_event
+    assert "1 deliveries" in by_endpoint and f"#{delivery.pk}" in by_event
+    of_endpoint = superuser_client.get(reverse("admin:webhooks_webhookdelivery_changelist"), {"endpoint__id__exact": endpoint.pk})
+    assert of_endpoint.status_code == 200 and delivery.event.event_id in of_endpoint.content.decode()
     assert "502" in page and "bad gateway" in page
     listed = superuser_client.get(reverse("admin:webhooks_webhookdelivery_changelist"), {"status": "pending"})
     assert delivery.event.event_id in listed.content.decode()
