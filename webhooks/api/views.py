@@ -91,7 +91,7 @@ EXAMPLE = {
     "created": "2026-11-30T08:07:48.788+0000",
 }
 SECRET_EXAMPLE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3mH7SR4Zj0k="
-WEBHOOK_ID = OpenApiParameter("webhookId", str, OpenApiParameter.PATH, description="The endpoint's id")
+WEBHOOK_ID = OpenApiParameter("webhook_id", str, OpenApiParameter.PATH, description="The endpoint's id")
 NOT_FOUND = (errors.ObjectNotFound("webhook", "42"), "REFERENCED_OBJECT_NOT_FOUND webhook: no such endpoint of this partner")
 COMMON = (ANDCHARGE_UNAUTHORIZED, ANDCHARGE_FORBIDDEN, ANDCHARGE_RATE_LIMITED)
 
