@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
 
-.PHONY: layers run pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
+.PHONY: layers run webhook-listen pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ sandbox: install
 
 worker: install
 	$(BIN)/celery -A chargepay worker --loglevel INFO
+
+webhook-listen: install
+	$(BIN)/python manage.py webhook_listen --port 8098
 
 beat: install
 	$(BIN)/celery -A chargepay beat --loglevel INFO

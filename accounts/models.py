@@ -217,6 +217,8 @@ class AuditAction(models.TextChoices):
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
+    WEBHOOK_ENDPOINT_CHANGE = "webhook_endpoint_change", "Webhook endpoint changed"
+    WEBHOOK_REPLAY = "webhook_replay", "Webhook events replayed"
 
 
 class AuditLog(models.Model):
@@ -248,3 +250,45 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_type}:{self.object_id} by {self.actor or self.partner}"
+
+
+class PartnerEventType(models.TextChoices):
+    """What a partner's webhook endpoint may subscribe to (DESIGN §11)."""
+
+    TRANSACTION_CONFIRMED = "transaction.confirmed", "A partner's transaction confirmed"
+    TRANSACTION_CANCELLED = "transaction.cancelled", "A partner's transaction reversed by staff"
+    LINK_LINKED = "link.linked", "A userId linked to a customer"
+    LINK_REMOVED = "link.removed", "A link removed"
+    CHARGE_AUTHORIZED = "charge.authorized", "Card charge authorized"
+    CHARGE_DECLINED = "charge.declined", "Card charge declined"
+    CHARGE_CAPTURED = "charge.captured", "Card charge captured"
+    CHARGE_REFUNDED = "charge.refunded", "Card charge voided or refunded"
+    CHARGE_REVIEW = "charge.review", "Card charge needs staff review"
+
+
+class PartnerEvent(models.Model):
+    """The webhook outbox: one thing that happened to a partner's object, written in the same database transaction
+    as the change (so a rolled-back change leaves no event, and a committed one always has its row).
+
+    `event_id` is Standard Webhooks' `webhook-id`, the same on every delivery and replay. `data` is the object as
+    the API shows it, as JSON text (jsonb would not keep the API's key order); empty when the database wrote the
+    row itself (a payment, see webhooks/sql/), in which case the dispatcher renders it. `dispatched_at` is set once
+    the webhooks app has fanned the event out to the partner's endpoints; the sweeper finds the rest.
+    """
+
+    event_id = models.CharField(max_length=40, unique=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=40, choices=PartnerEventType.choices)
+    data = models.TextField(blank=True, default="")
+    subject = models.CharField(max_length=60, help_text="app_label.model:pk of the object the event is about.")
+    created_at = models.DateTimeField(db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(dispatched_at__isnull=True), name="event_undispatched"),
+            models.Index(fields=["partner", "-created_at"], name="event_partner_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -32,7 +32,7 @@ from core.errors import (
     ObjectNotFound,
 )
 
-from . import selectors
+from . import events, selectors
 from .audit import audit_record
 from .models import (
     AuditAction,
@@ -40,6 +40,7 @@ from .models import (
     LinkStatus,
     Partner,
     PartnerApiKey,
+    PartnerEventType,
     PartnerLink,
     PartnerStatus,
     RfidToken,
@@ -220,13 +221,25 @@ def partner_link_create(*, partner: Partner, external_user_id: str, customer: Cu
             raise InvalidParameter(external_user_id, "userId")
         if current.filter(customer=customer).exists():
             raise InvalidParameter(customer.pk, "customer")
-        return PartnerLink.objects.create(
+        link = PartnerLink.objects.create(
             partner=partner,
             external_user_id=external_user_id,
             customer=customer,
             status=LinkStatus.LINKED if confirmed else LinkStatus.INITIAL,
             linked_at=timezone.now() if confirmed else None,
         )
+        if confirmed:
+            _link_event(link, PartnerEventType.LINK_LINKED)
+        return link
+
+
+def link_representation(link: PartnerLink) -> dict:
+    """A link as the &Charge API shows it (`{"status","activationCode","userId"}`); an event never carries a code."""
+    return {"status": link.status, "activationCode": None, "userId": link.external_user_id}
+
+
+def _link_event(link: PartnerLink, type: PartnerEventType) -> None:
+    events.event_record(partner_id=link.partner_id, type=type, subject=link, build=lambda: link_representation(link))
 
 
 def _link_lock_current(*, partner: Partner, external_user_id: str) -> PartnerLink | None:
@@ -284,6 +297,7 @@ def partner_link_remove(*, partner: Partner, external_user_id: str) -> PartnerLi
         link.status = LinkStatus.REMOVED
         link.removed_at = timezone.now()
         link.save(update_fields=["status", "removed_at"])
+        _link_event(link, PartnerEventType.LINK_REMOVED)
     return link
 
 
@@ -336,6 +350,7 @@ def partner_link_confirm(*, partner: Partner, external_user_id: str, activation_
         link.linked_at = now
         link.activation_code_used_at = now
         link.save(update_fields=["customer", "status", "linked_at", "activation_code_used_at"])
+        _link_event(link, PartnerEventType.LINK_LINKED)
     return link
 
 

@@ -4,7 +4,8 @@
 so a fresh or flushed database has the groups) and from `manage.py sync_roles`.
 
 - support: read everything in the back-office, reverse transactions up to the support limit
-  (settings.SUPPORT_REVERSAL_LIMIT), void/refund card charges, send a customer a password-reset link.
+  (settings.SUPPORT_REVERSAL_LIMIT), void/refund card charges, send a customer a password-reset link, replay
+  webhook deliveries and enable or disable a partner's webhook endpoint.
 - finance: everything support can, plus reversals of any amount, kilometer grants and adjustments, capture
   retries, reconciliation (resolve findings, upload gateway batch files) and the beat schedules.
 A staff user in neither group can log in to the admin and change nothing. Partner credentials (API keys)
@@ -19,11 +20,12 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
+_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation", "webhooks")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
     "accounts.send_password_reset_customer",
+    "webhooks.change_webhookendpoint",  # replay deliveries, enable or disable an endpoint
 )
 FINANCE_PERMISSIONS = (
     *SUPPORT_PERMISSIONS,

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "ledger",
     "gateways",
     "reconciliation",
+    "webhooks",
     "backoffice",
 ]
 
@@ -191,6 +192,20 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Charge&Pay <no-reply@chargepay.invalid>")
 LINK_ACTIVATION_HOURS = env.int("LINK_ACTIVATION_HOURS", default=24)  # how long a partner's activation code holds
 
+# --- Partner webhooks (webhooks/services.py; DESIGN §11) ----------------------------------------
+# http:// URLs and private/loopback addresses allowed (tests, make run); never in production.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15)
+# Seconds before each try after a failure (Standard Webhooks' schedule); the first try is immediate.
+_WEBHOOK_SCHEDULE_DEFAULT = ["5", "300", "1800", "7200", "18000", "36000", "36000"]
+WEBHOOK_RETRY_SCHEDULE = [int(seconds) for seconds in env.list("WEBHOOK_RETRY_SCHEDULE", default=_WEBHOOK_SCHEDULE_DEFAULT)]
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.1)  # each delay ± this fraction
+WEBHOOK_DISABLE_AFTER_HOURS = env.int("WEBHOOK_DISABLE_AFTER_HOURS", default=120)  # failing this long: disabled, told
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)  # the old secret signs too
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)  # a worker's hold on one attempt (> the timeout)
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=30)  # due this long, not started: re-enqueued
+WEBHOOK_COUNTDOWN_MAX_SECONDS = 3000  # a later retry is left to the sweeper (below the broker's visibility timeout)
+
 # --- Celery (chargepay/celery.py, gateways/tasks.py) -------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
@@ -214,6 +229,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Schedules live here; DatabaseScheduler copies them into django-celery-beat's tables, where staff edit them.
 CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
+    "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 10.0},
     "reconcile": {"task": "reconciliation.reconcile", "schedule": crontab(hour=4, minute=0)},
     "close-settlement-batch": {
         "task": "gateways.close_settlement_batch",

@@ -12,6 +12,7 @@ from gateways.api import views as gateways_views
 from ledger.api import partners as ledger_partners_views
 from ledger.api import views as ledger_views
 from ledger.pages.link import LinkConfirmView
+from webhooks.api import views as webhooks_views
 
 andcharge = [
     path("public/v1/login/partner/token", accounts_views.PartnerLoginView.as_view(), name="andcharge-login"),
@@ -35,6 +36,15 @@ andcharge = [
         "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions/<str:transaction_id>",
         ledger_views.AccountTransactionDetailView.as_view(),
         name="andcharge-transaction",
+    ),
+    path("v1/partners/<str:partner_id>/webhooks", webhooks_views.WebhooksView.as_view(), name="andcharge-webhooks"),
+    path(
+        "v1/partners/<str:partner_id>/webhooks/<str:webhook_id>", webhooks_views.WebhookView.as_view(), name="andcharge-webhook"
+    ),
+    path(
+        "v1/partners/<str:partner_id>/webhooks/<str:webhook_id>/secret",
+        webhooks_views.WebhookSecretView.as_view(),
+        name="andcharge-webhook-secret",
     ),
 ]
 

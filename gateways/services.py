@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import events
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Customer, Partner, User
+from accounts.models import AuditAction, Customer, Partner, PartnerEventType, User
 from core.errors import (
     ChargeFailed,
     ChargeStateConflict,
@@ -30,6 +31,9 @@ from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
 from . import bulkhead, lock_objects, queue, selectors
+
+# A webhook event carries the charge exactly as the HOP API renders it, so the one rendering is shared with the API.
+from .api.serializers import charge_body
 from .bridgecomm import client as bridgecomm
 from .bridgecomm import codes as bridgecomm_codes
 from .bridgecomm.types import GatewayResult, Outcome
@@ -208,6 +212,7 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult, r
         else:
             charge.status = ChargeStatus.DECLINED
         charge.save()
+        _charge_event(charge)
     logger.info(
         "card charge %s: %s (%s) card %s",
         charge.pk,
@@ -216,6 +221,33 @@ def card_charge_record_authorization(*, charge_id: int, result: GatewayResult, r
         last_four(charge.payment_method.token),
     )
     return charge
+
+
+# What a partner hears by webhook when a charge reaches a status. A void and a refund both give the money back
+# (charge.refunded; the data's status says which); a charge the gateway said it did nothing with is declined.
+_CHARGE_EVENTS = {
+    ChargeStatus.AUTHORIZED: PartnerEventType.CHARGE_AUTHORIZED,
+    ChargeStatus.DECLINED: PartnerEventType.CHARGE_DECLINED,
+    ChargeStatus.FAILED: PartnerEventType.CHARGE_DECLINED,
+    ChargeStatus.CAPTURED: PartnerEventType.CHARGE_CAPTURED,
+    ChargeStatus.VOIDED: PartnerEventType.CHARGE_REFUNDED,
+    ChargeStatus.REFUNDED: PartnerEventType.CHARGE_REFUNDED,
+    ChargeStatus.REVIEW: PartnerEventType.CHARGE_REVIEW,
+}
+
+
+def _charge_event(charge: CardCharge) -> None:
+    """Record the webhook event of the status `charge` has just been saved in (inside the caller's transaction):
+    the charge as the HOP API shows it, with the cents balance after the change."""
+    type = _CHARGE_EVENTS.get(charge.status)
+    if type is None:
+        return
+
+    def build() -> dict:
+        balance = selectors.cents_balance(customer_id=charge.customer_id)
+        return charge_body(charge, balance)["data"]["charge"]
+
+    events.event_record(partner_id=charge.partner_id, type=type, subject=charge, build=build)
 
 
 # --- Worker side: claims, capture, resolving pending charges, settlement, the sweeper ---------------------
@@ -315,6 +347,7 @@ def card_charge_capture(*, charge_id: int) -> CardCharge | None:
             charge.captured_at = timezone.now()
             charge.work_lease_until = None
             charge.save()
+            _charge_event(charge)
         else:
             _capture_failed(charge, f"{result.response_code} {result.response_description}".strip())
     if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
@@ -337,6 +370,7 @@ def _capture_failed(charge: CardCharge, reason: str) -> None:
     except InsufficientBalance:
         charge.debt_cents = charge.amount_authorized
     charge.save()
+    _charge_event(charge)
     logger.warning("card charge %s needs review: %s (debt %s)", charge.pk, charge.review_reason, charge.debt_cents)
 
 
@@ -607,6 +641,7 @@ def card_charge_refund(*, charge_id: int) -> CardCharge | None:
                 f"{'refund' if refund else 'void'} refused: {result.response_code} {result.response_description}"[:255]
             )
         charge.save()
+        _charge_event(charge)
     if result.outcome in (Outcome.UNKNOWN, Outcome.TRANSIENT):
         raise GatewayNotDone(result.error or result.response_description or result.outcome)
     return charge

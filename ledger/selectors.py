@@ -102,3 +102,8 @@ def partner_transactions_for_customer(*, partner: Partner, customer_id: int) -> 
 
 def partner_transaction_get(*, partner: Partner, customer_id: int, external_id: str) -> Transaction | None:
     return partner_transactions_for_customer(partner=partner, customer_id=customer_id).filter(external_id=external_id).first()
+
+
+def transaction_as_shown(*, transaction_id: int) -> Transaction:
+    """One transaction with `partner` and `wallet_amount`, as the &Charge API renders it (a webhook event's data)."""
+    return _with_wallet_amount(Transaction.objects.filter(pk=transaction_id)).get()

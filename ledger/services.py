@@ -12,9 +12,10 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import events
 from accounts import services as accounts_services
 from accounts.audit import audit_record
-from accounts.models import AuditAction, Customer, Partner, PartnerApiKey, PartnerStatus, User
+from accounts.models import AuditAction, Customer, Partner, PartnerApiKey, PartnerEventType, PartnerStatus, User
 from core.errors import (
     AccessDenied,
     AuthorizationInvalid,
@@ -29,6 +30,9 @@ from core.errors import (
 )
 
 from . import lock_objects, selectors
+
+# A webhook event carries the object exactly as the API renders it, so the one rendering is shared with the API.
+from .api.serializers import transaction_representation
 from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
 
 
@@ -359,6 +363,13 @@ def _reversal_post(*, original: Transaction, reversed_by: User, reason: str) -> 
     Transaction.objects.filter(Q(pk=original.pk) & Q(status=TransactionStatus.CONFIRMED)).update(
         status=TransactionStatus.CANCELLED
     )
+    if original.partner_id is not None and original.external_id is not None:  # made by the partner through the API
+        events.event_record(
+            partner_id=original.partner_id,
+            type=PartnerEventType.TRANSACTION_CANCELLED,
+            subject=original,
+            build=lambda: transaction_representation(selectors.transaction_as_shown(transaction_id=original.pk)),
+        )
     return reversal
 
 

@@ -2,6 +2,7 @@
 
     chargepay        the project: settings, urls, wsgi, the Celery app
     backoffice       what staff use across apps: customer page and timeline, roles, demo data
+    webhooks         partner webhooks: endpoints, delivery of the events the apps below record, replay
     reconciliation   runs, findings, ledger and gateway checks
     gateways         cards, BridgeComm client and sandbox, settlement, the HOP API
     ledger           accounts, transactions, entries, the &Charge payment API
@@ -16,7 +17,7 @@ import ast
 import sys
 from pathlib import Path
 
-LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "backoffice", "chargepay"]
+LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "webhooks", "backoffice", "chargepay"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -10,15 +10,16 @@ BIN=${BIN:-.venv/bin}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
+WEBHOOK_PORT=${WEBHOOK_PORT:-8098}
 # The quickstart ignores the shell's Redis and debug settings: eager Celery, an in-memory cache, DEBUG on.
 unset REDIS_URL DEBUG CELERY_TASK_ALWAYS_EAGER
 
-embedded="" sandbox="" server=""
+embedded="" sandbox="" listener="" server=""
 stop_all() {
   # A second Ctrl-C must not cut the database's shutdown short.
   trap '' INT TERM HUP
   # runserver's autoreloader ends the serving child when it gets SIGTERM.
-  for pid in $server $sandbox; do
+  for pid in $server $sandbox $listener; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -49,6 +50,9 @@ fi
 
 "$BIN/python" manage.py run_gateway_sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" &
 sandbox=$!
+# PCS-001's webhook deliveries, verified and printed here (an endpoint at the listener is registered once).
+"$BIN/python" manage.py webhook_listen --port "$WEBHOOK_PORT" --partner PCS-001 &
+listener=$!
 GATEWAY_URL="http://127.0.0.1:$SANDBOX_PORT/PaymentService/RequestHandler.svc" \
   "$BIN/python" manage.py runserver "$HOST:$PORT" &
 server=$!

@@ -15,8 +15,13 @@ from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
-READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
-SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge", "accounts.send_password_reset_customer"}
+READ_APPS = ("accounts", "ledger", "gateways", "reconciliation", "webhooks")
+SUPPORT_EXTRA = {
+    "ledger.reverse_transaction",
+    "gateways.refund_cardcharge",
+    "accounts.send_password_reset_customer",
+    "webhooks.change_webhookendpoint",
+}
 FINANCE_EXTRA = SUPPORT_EXTRA | {
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",

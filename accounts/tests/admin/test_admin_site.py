@@ -12,7 +12,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Interval
 from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
-from accounts.models import PartnerCallbackPrefix, User
+from accounts.models import PartnerCallbackPrefix, PartnerEvent, User
 from accounts.tests.helpers import login
 from backoffice.tests.helpers import staff_member
 from gateways import services as gateway_services
@@ -22,6 +22,8 @@ from ledger import services as ledger_services
 from ledger.tests.factories import SessionPaymentFactory
 from ledger.tests.helpers import grant, wallet_of
 from reconciliation.services import reconcile
+from webhooks import services as webhooks_services
+from webhooks.models import WebhookDelivery
 
 # What each role reads (DESIGN §8 and accounts.roles): the back-office apps, and finance the beat schedules too.
 BACK_OFFICE = {
@@ -38,6 +40,9 @@ BACK_OFFICE = {
     "gateways.cardcharge",
     "gateways.settlementbatch",
     "gateways.gatewaybatchfile",
+    "accounts.partnerevent",
+    "webhooks.webhookendpoint",
+    "webhooks.webhookdelivery",
 }
 READS = {
     "support": BACK_OFFICE,
@@ -58,8 +63,12 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     key, secret = api_key
     tokens = login(APIClient(), key.access_key_id, secret).json()  # an outstanding refresh token ...
     accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
+    settings.WEBHOOK_ALLOW_PRIVATE = True  # a webhook endpoint nobody listens on: its delivery fails and is logged
+    webhooks_services.endpoint_create(partner=partner, url="http://127.0.0.1:9/hooks", event_types=["transaction.cancelled"])
     payment = SessionPaymentFactory(partner=partner, external_user_id="pcsUserId001", external_id="T-9001", kilometer=38)
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
+    webhooks_services.event_dispatch(event_pk=PartnerEvent.objects.get().pk)
+    webhooks_services.delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
     charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.card_charge_capture(charge_id=charge.pk)
     gateway_services.settlement_close()
