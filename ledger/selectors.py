@@ -1,10 +1,25 @@
 """Reads of the ledger."""
 
+from decimal import Decimal
+
+import pycountry
 from django.db.models import F, Q, QuerySet, Sum
 
 from accounts.models import LinkStatus, Partner
 
-from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+from .co2 import GridFactor
+from .models import (
+    DEFAULT_GRID_COUNTRY,
+    Account,
+    AccountKind,
+    Entry,
+    GridIntensity,
+    SystemAccount,
+    Transaction,
+    TransactionKind,
+    TransactionStatus,
+    Unit,
+)
 
 
 def wallet_get(*, customer_id: int, unit: str) -> Account:
@@ -52,6 +67,7 @@ def partner_account_id(*, partner: Partner, unit: str) -> int:
 SYSTEM_ACCOUNT_UNITS = {
     SystemAccount.KM_ISSUANCE: Unit.KM,
     SystemAccount.KM_ADJUSTMENT: Unit.KM,
+    SystemAccount.KM_CO2_OFFSET: Unit.KM,
     SystemAccount.USD_CARD_AUTHORIZED: Unit.USD_CENTS,
     SystemAccount.USD_CARD_RECEIVABLE: Unit.USD_CENTS,
     SystemAccount.USD_CARD_SETTLED: Unit.USD_CENTS,
@@ -90,13 +106,48 @@ def _with_wallet_amount(queryset: QuerySet[Transaction]) -> QuerySet[Transaction
     )
 
 
+# What a partner sees in a user's history: what the user paid through it (a payment, an offset, a donation).
+CUSTOMER_PAID_KINDS = (
+    TransactionKind.PAY_FOR_CHARGING_SESSION,
+    TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+    TransactionKind.CO2_DONATION,
+)
+
+
 def partner_transactions_for_customer(*, partner: Partner, customer_id: int) -> QuerySet[Transaction]:
-    """A partner's own payments for one customer, newest first."""
-    queryset = Transaction.objects.filter(
-        partner=partner, customer_id=customer_id, kind=TransactionKind.PAY_FOR_CHARGING_SESSION
-    ).order_by("-created_at", "-id")
+    """A partner's own payments, offsets and donations for one customer, newest first."""
+    queryset = Transaction.objects.filter(partner=partner, customer_id=customer_id, kind__in=CUSTOMER_PAID_KINDS).order_by(
+        "-created_at", "-id"
+    )
     return _with_wallet_amount(queryset)
 
 
 def partner_transaction_get(*, partner: Partner, customer_id: int, external_id: str) -> Transaction | None:
     return partner_transactions_for_customer(partner=partner, customer_id=customer_id).filter(external_id=external_id).first()
+
+
+def partner_billing_account_id(*, partner_id: int) -> int:
+    """The partner's CO2 billing account (what it owes for the offsets it pays itself). Partners get it when opened;
+    one opened before it existed gets it on first use (get_or_create is safe: one per partner, kind and unit)."""
+    account, _ = Account.objects.get_or_create(kind=AccountKind.BILLING, partner_id=partner_id, unit=Unit.KM)
+    return account.pk
+
+
+# The factor for countries without a row of their own, should the table have lost its default row: Ember's 2023
+# world average (the same figure migration 0014 seeds; README "CO2 offsets").
+DEFAULT_GRID_INTENSITY = {
+    "grams_per_kwh": Decimal("485.99"),
+    "source": "Ember, Yearly Electricity Data (world average, life-cycle gCO2e/kWh)",
+    "year": 2023,
+}
+
+
+def grid_intensity_for(*, country: str) -> GridFactor:
+    """The grid intensity of `country` (ISO 3166 alpha-2 or alpha-3), else the default row ("*"). One query."""
+    found = pycountry.countries.get(alpha_3=country) if len(country) == 3 else None
+    alpha_2 = found.alpha_2 if found is not None else country
+    rows = {row.country: row for row in GridIntensity.objects.filter(country__in=[alpha_2, DEFAULT_GRID_COUNTRY])}
+    row = rows.get(alpha_2) or rows.get(DEFAULT_GRID_COUNTRY)
+    if row is None:
+        row, _ = GridIntensity.objects.get_or_create(country=DEFAULT_GRID_COUNTRY, defaults=DEFAULT_GRID_INTENSITY)
+    return GridFactor(country=row.country, grams_per_kwh=row.grams_per_kwh, version=row.version, source=row.source, year=row.year)

@@ -4,6 +4,7 @@
     backoffice       what staff use across apps: customer page and timeline, roles, demo data
     reconciliation   runs, findings, ledger and gateway checks
     gateways         cards, BridgeComm client and sandbox, settlement, the HOP API
+    statements       monthly partner statements of the CO2 offsets partners pay
     ledger           accounts, transactions, entries, the &Charge payment API
     accounts         partners, keys, customers, links, service accounts, both APIs' authentication
     core             the ground: errors, API envelopes, idempotency, request ids, logging, admin tools
@@ -16,7 +17,7 @@ import ast
 import sys
 from pathlib import Path
 
-LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "backoffice", "chargepay"]
+LAYERS = ["core", "accounts", "ledger", "statements", "gateways", "reconciliation", "backoffice", "chargepay"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
