@@ -22,6 +22,7 @@ from .models import (
     Entry,
     GridIntensity,
     Transaction,
+    TransactionKind,
     TransactionStatus,
 )
 
@@ -81,7 +82,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     ordering = ("-id",)
     show_full_result_count = False  # no second COUNT(*) over the whole ledger on every page
     list_per_page = 100
-    inlines = [EntryInline, Co2ComputationInline]
+    inlines = [EntryInline]
     readonly_fields = (
         "kind",
         "status",
@@ -99,6 +100,11 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     )
     fields = readonly_fields
     actions = ["reverse_selected"]
+
+    def get_inlines(self, request, obj):
+        if obj is not None and obj.kind == TransactionKind.CO2_OFFSET_CHARGING_SESSION:
+            return [*self.inlines, Co2ComputationInline]
+        return self.inlines
 
     def get_queryset(self, request):
         wallet_entries = Entry.objects.filter(transaction=OuterRef("pk"), account__kind=AccountKind.WALLET)

@@ -15,6 +15,45 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 SIX_PLACES = Decimal("0.000001")
+
+# The grid intensities the table starts with (migration 0014): the life-cycle greenhouse-gas intensity of electricity
+# generation, gCO2e/kWh, in 2023, from Ember's Yearly Electricity Data (https://ember-energy.org/data/
+# yearly-electricity-data/, CC BY 4.0): each EU-27 country, and Ember's world average as the default ("*") for
+# every other country (higher than the EU's, so an unknown grid is not under-offset).
+_EMBER = "Ember, Yearly Electricity Data (life-cycle gCO2e/kWh)"
+_EU27_2023 = {
+    "AT": "110.81",
+    "BE": "138.11",
+    "BG": "335.33",
+    "CY": "534.32",
+    "CZ": "449.72",
+    "DE": "380.95",
+    "DK": "151.65",
+    "EE": "416.67",
+    "ES": "174.05",
+    "FI": "79.16",
+    "FR": "56.04",
+    "GR": "336.57",
+    "HR": "204.96",
+    "HU": "204.19",
+    "IE": "290.81",
+    "IT": "330.72",
+    "LT": "160.07",
+    "LU": "105.26",
+    "LV": "123.20",
+    "MT": "459.14",
+    "NL": "267.62",
+    "PL": "661.93",
+    "PT": "165.55",
+    "RO": "240.58",
+    "SE": "40.70",
+    "SI": "231.28",
+    "SK": "116.77",
+}
+GRID_INTENSITY_SEED = {
+    **{country: {"grams_per_kwh": Decimal(grams), "source": _EMBER, "year": 2023} for country, grams in _EU27_2023.items()},
+    "*": {"grams_per_kwh": Decimal("485.99"), "source": f"{_EMBER}, world average", "year": 2023},
+}
 MICROSECONDS_PER_HOUR = Decimal(3_600_000_000)
 
 

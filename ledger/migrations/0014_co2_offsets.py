@@ -1,65 +1,25 @@
 """CO2 offsets (DESIGN §3.6): the grid intensity table, seeded; the computation stored with each offset; the partner's
 CO2 billing account; the km_co2_offset system account; the payment function with its service (kind) argument.
 
-The seed: the life-cycle greenhouse-gas intensity of electricity generation (gCO2e/kWh) of each EU-27 country in
-2023, from Ember's Yearly Electricity Data (https://ember-energy.org/data/yearly-electricity-data/, CC BY 4.0), and
-Ember's 2023 world average as the default ("*") for every other country. Finance edits the table in the admin.
+The seed is ledger.co2.GRID_INTENSITY_SEED (its source and year are documented there and in the README): each
+EU-27 country and a default ("*") for every other country. Finance edits the table in the admin.
 
 Backwards, the payment function stays as the file defines it (as 0012 and 0013 do).
 """
-
-from decimal import Decimal
 
 import django.db.models.deletion
 from django.db import migrations, models
 
 from core.sql import RunSQLFile
-
-SOURCE = "Ember, Yearly Electricity Data (life-cycle gCO2e/kWh)"
-WORLD_SOURCE = "Ember, Yearly Electricity Data (world average, life-cycle gCO2e/kWh)"
-EU27_2023 = {
-    "AT": "110.81",
-    "BE": "138.11",
-    "BG": "335.33",
-    "CY": "534.32",
-    "CZ": "449.72",
-    "DE": "380.95",
-    "DK": "151.65",
-    "EE": "416.67",
-    "ES": "174.05",
-    "FI": "79.16",
-    "FR": "56.04",
-    "GR": "336.57",
-    "HR": "204.96",
-    "HU": "204.19",
-    "IE": "290.81",
-    "IT": "330.72",
-    "LT": "160.07",
-    "LU": "105.26",
-    "LV": "123.20",
-    "MT": "459.14",
-    "NL": "267.62",
-    "PL": "661.93",
-    "PT": "165.55",
-    "RO": "240.58",
-    "SE": "40.70",
-    "SI": "231.28",
-    "SK": "116.77",
-}
-WORLD_2023 = "485.99"
+from ledger.co2 import GRID_INTENSITY_SEED
 
 
 def seed(apps, schema_editor):
     GridIntensity = apps.get_model("ledger", "GridIntensity")
     Account = apps.get_model("ledger", "Account")
     Partner = apps.get_model("accounts", "Partner")
-    for country, grams in EU27_2023.items():
-        GridIntensity.objects.get_or_create(
-            country=country, defaults={"grams_per_kwh": Decimal(grams), "source": SOURCE, "year": 2023}
-        )
-    GridIntensity.objects.get_or_create(
-        country="*", defaults={"grams_per_kwh": Decimal(WORLD_2023), "source": WORLD_SOURCE, "year": 2023}
-    )
+    for country, figures in GRID_INTENSITY_SEED.items():
+        GridIntensity.objects.get_or_create(country=country, defaults=figures)
     Account.objects.get_or_create(kind="SYSTEM", code="km_co2_offset", defaults={"unit": "KM"})
     for partner_id in Partner.objects.values_list("pk", flat=True):
         Account.objects.get_or_create(kind="BILLING", partner_id=partner_id, unit="KM")

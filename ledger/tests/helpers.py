@@ -4,7 +4,8 @@
 from urllib.parse import urlencode
 
 from ledger import services as ledger_services
-from ledger.models import Account, AccountKind, Unit
+from ledger.co2 import GRID_INTENSITY_SEED
+from ledger.models import Account, AccountKind, GridIntensity, Unit
 
 # The seed's sample request (seeds/000_77ee0850096d7345.txt), verbatim.
 SEED_REQUEST = {
@@ -90,3 +91,9 @@ CO2_ANSWER = {
 def partner_pay_url(partner_code="PCS-001") -> str:
     """The partner-paid offset's URL (no user)."""
     return f"/v1/partners/{partner_code}/transactions"
+
+
+def grid_intensities_seed() -> None:
+    """The grid intensities migration 0014 seeds, back in a test database that a transactional test flushed."""
+    for country, figures in GRID_INTENSITY_SEED.items():
+        GridIntensity.objects.get_or_create(country=country, defaults=figures)

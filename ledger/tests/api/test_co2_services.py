@@ -11,10 +11,23 @@ from rest_framework.test import APIClient
 from accounts.tests.helpers import bearer, login
 from ledger import selectors
 from ledger.models import AccountKind, Co2Computation, Entry, SystemAccount, Transaction, TransactionKind
-from ledger.tests.helpers import CO2_ANSWER, CO2_REQUEST, grant, partner_pay_url, pay_url, wallet_of
+from ledger.tests.helpers import (
+    CO2_ANSWER,
+    CO2_REQUEST,
+    grant,
+    grid_intensities_seed,
+    partner_pay_url,
+    pay_url,
+    wallet_of,
+)
 
 CREATED_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
 DONATION = {"transactionId": "don-1", "service": "DONATE_FOR_CO2_OFFSET", "kilometer": 10, "serviceSpecificData": {}}
+
+
+@pytest.fixture(autouse=True)
+def _grid_intensities(db):
+    grid_intensities_seed()
 
 
 @pytest.fixture
