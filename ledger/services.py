@@ -188,7 +188,6 @@ def transaction_post(
             reverses=reverses,
             created_by=created_by,
             reason=reason,
-            created_at=timezone.now(),
         )
         for account_id in sorted(per_account):
             amount = per_account[account_id]
@@ -681,7 +680,6 @@ def co2_offset_partner_pay(
                 reference=reference,
                 evse_id=service_data.get("EVSE_ID", ""),
                 service_data=service_data,
-                created_at=timezone.now(),  # its statement month
             )
             Entry.objects.bulk_create(
                 [Entry(transaction=txn, account_id=billing, amount=-km), Entry(transaction=txn, account_id=offsets, amount=km)]

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
+from ledger.models import Transaction
 from ledger.tests.helpers import CO2_REQUEST, grid_intensities_seed
 from reconciliation.checks import statement_checks
 from statements import exports, selectors, services, tasks
@@ -27,10 +28,13 @@ OCTOBER, NOVEMBER = date(2031, 10, 1), date(2031, 11, 1)
 
 
 class Clock:
+    """The time the statements and the ledger's new rows see (a row's created_at comes from its field's default)."""
+
     def __init__(self, monkeypatch):
         self.moment = datetime(2031, 10, 1, tzinfo=UTC)
         real_now = timezone.now
         monkeypatch.setattr("django.utils.timezone.now", lambda: self.moment or real_now())
+        monkeypatch.setattr(Transaction._meta.get_field("created_at"), "_get_default", lambda: self.moment or real_now())
 
     def set(self, *parts):
         self.moment = datetime(*parts, tzinfo=UTC)
