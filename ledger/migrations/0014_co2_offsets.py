@@ -1,5 +1,6 @@
 """CO2 offsets (DESIGN §3.6): the grid intensity table, seeded; the computation stored with each offset; the partner's
-CO2 billing account; the km_co2_offset system account; the payment function with its service (kind) argument.
+CO2 billing account; the km_co2_offset system account; the payment function with its service (kind) argument; a
+computation is never changed (sql/co2_computation_immutable.sql).
 
 The seed is ledger.co2.GRID_INTENSITY_SEED (its source and year are documented there and in the README): each
 EU-27 country and a default ("*") for every other country. Finance edits the table in the admin.
@@ -202,4 +203,12 @@ class Migration(migrations.Migration):
             reverse_sql=migrations.RunSQL.noop,
         ),
         RunSQLFile("ledger", "sql/charging_session_pay.sql", reverse_sql=migrations.RunSQL.noop),
+        RunSQLFile(
+            "ledger",
+            "sql/co2_computation_immutable.sql",
+            reverse_sql="""
+                DROP TRIGGER IF EXISTS ledger_co2computation_immutable ON ledger_co2computation;
+                DROP FUNCTION IF EXISTS ledger_co2computation_immutable();
+            """,
+        ),
     ]

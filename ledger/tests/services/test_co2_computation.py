@@ -5,6 +5,7 @@ import copy
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from accounts.models import AuditAction
@@ -228,3 +229,15 @@ def test_every_eu_country_is_seeded_with_its_source_and_year():
     assert set(rows.values_list("country", flat=True)) == eu27
     assert all(row.year == 2023 and row.source.startswith("Ember") for row in rows)
     assert GridIntensity.objects.get(country="*").grams_per_kwh == Decimal("485.99")
+
+
+def test_a_computation_is_never_changed_or_deleted(funded_link):
+    computation = offset(funded_link, "kept")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Co2Computation.objects.filter(pk=computation.pk).update(kilometer_computed=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Co2Computation.objects.filter(pk=computation.pk).delete()
+
+    computation.refresh_from_db()
+    assert computation.kilometer_computed == 19
