@@ -1,6 +1,8 @@
 """Every page of the back-office answers: each list and each object's page loads for a superuser (never a 500), and
 each role reads exactly the lists its group allows; a staff user in no group logs in and reads nothing."""
 
+from datetime import date
+
 import pytest
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,8 +22,9 @@ from gateways.models import GatewayBatchFile
 from gateways.tests.factories import CardChargeFactory
 from ledger import services as ledger_services
 from ledger.tests.factories import SessionPaymentFactory
-from ledger.tests.helpers import grant, wallet_of
+from ledger.tests.helpers import CO2_REQUEST, grant, grid_intensities_seed, wallet_of
 from reconciliation.services import reconcile
+from statements import services as statements_services
 
 # What each role reads (DESIGN §8 and accounts.roles): the back-office apps, and finance the beat schedules too.
 BACK_OFFICE = {
@@ -33,6 +36,9 @@ BACK_OFFICE = {
     "accounts.user",
     "ledger.transaction",
     "ledger.account",
+    "ledger.co2computation",
+    "ledger.gridintensity",
+    "statements.partnerstatement",
     "reconciliation.reconciliationrun",
     "reconciliation.reconciliationfinding",
     "gateways.cardcharge",
@@ -60,6 +66,16 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
     payment = SessionPaymentFactory(partner=partner, external_user_id="pcsUserId001", external_id="T-9001", kilometer=38)
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
+    grid_intensities_seed()
+    ledger_services.co2_offset_pay(
+        partner_code=partner.code,
+        access_key_id=None,
+        external_user_id="pcsUserId001",
+        external_id="CO2-9001",
+        kilometer=None,
+        service_data=dict(CO2_REQUEST["serviceSpecificData"]),
+    )
+    statements_services.statement_close(partner=partner, month=date(2026, 1, 1))
     charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.card_charge_capture(charge_id=charge.pk)
     gateway_services.settlement_close()
