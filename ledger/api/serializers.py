@@ -15,14 +15,13 @@ from rest_framework import serializers
 from core.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
 from ledger.models import Transaction, TransactionKind, TransactionStatus
 
-# The &Charge service enum (TransactionRequest.service) and the transaction type each service answers with.
+# The &Charge service enum (TransactionRequest.service), and the Transaction.type values the services answer with
+# (a donation answers CO2_DONATION).
 PAY = TransactionKind.PAY_FOR_CHARGING_SESSION.value
 CO2_OFFSET = TransactionKind.CO2_OFFSET_CHARGING_SESSION.value
 DONATE = "DONATE_FOR_CO2_OFFSET"
 SUPPORTED_SERVICES = {PAY, CO2_OFFSET, DONATE}
-TRANSACTION_TYPES = sorted(
-    {PAY, CO2_OFFSET, TransactionKind.CO2_DONATION.value}
-)  # &Charge's Transaction.type values this product answers
+TRANSACTION_TYPES = sorted({PAY, CO2_OFFSET, TransactionKind.CO2_DONATION.value})
 # Only the payment takes the valid request's fast path (transaction_request_fast); the others run the serializer.
 FAST_PATH_SERVICES = {PAY}
 
