@@ -7,7 +7,8 @@ so a fresh or flushed database has the groups) and from `manage.py sync_roles`.
   (settings.SUPPORT_REVERSAL_LIMIT), void/refund card charges, send a customer a password-reset link, replay
   webhook deliveries and enable or disable a partner's webhook endpoint.
 - finance: everything support can, plus reversals of any amount, kilometer grants and adjustments, capture
-  retries, reconciliation (resolve findings, upload gateway batch files) and the beat schedules.
+  retries, reconciliation (resolve findings, upload gateway batch files), the beat schedules and the grid
+  intensities that price CO2 offsets.
 A staff user in neither group can log in to the admin and change nothing. Partner credentials (API keys)
 are managed by superusers (or anyone explicitly given `accounts.add_partnerapikey`/`change_partnerapikey`).
 """
@@ -20,7 +21,7 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation", "webhooks")
+_READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
@@ -34,6 +35,8 @@ FINANCE_PERMISSIONS = (
     "gateways.retry_capture_cardcharge",
     "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",
+    "ledger.add_gridintensity",
+    "ledger.change_gridintensity",
     "django_celery_beat.view_periodictask",
     "django_celery_beat.change_periodictask",
     "django_celery_beat.view_crontabschedule",

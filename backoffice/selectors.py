@@ -24,6 +24,8 @@ class TimelineEvent:
 
 _CATEGORY_BY_KIND = {
     TransactionKind.PAY_FOR_CHARGING_SESSION: "payment",
+    TransactionKind.CO2_OFFSET_CHARGING_SESSION: "payment",
+    TransactionKind.CO2_DONATION: "payment",
     TransactionKind.KM_GRANT: "grant",
     TransactionKind.KM_ADJUSTMENT: "adjustment",
     TransactionKind.CARD_TOPUP: "card",

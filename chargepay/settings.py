@@ -7,6 +7,7 @@ variable listed in `.env.example`; with DEBUG off the security settings below ma
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "ledger",
+    "statements",
     "gateways",
     "reconciliation",
     "webhooks",
@@ -177,12 +179,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The &Charge service enum names both the request's `service` and the answer's `type`.
-    "ENUM_NAME_OVERRIDES": {"ServiceEnum": ["PAY_FOR_CHARGING_SESSION"]},
+    # The &Charge enums: the request's `service` and the answer's `type` (a donation answers CO2_DONATION).
+    "ENUM_NAME_OVERRIDES": {
+        "ServiceEnum": ["CO2_OFFSET_CHARGING_SESSION", "DONATE_FOR_CO2_OFFSET", "PAY_FOR_CHARGING_SESSION"],
+        "TransactionTypeEnum": ["CO2_DONATION", "CO2_OFFSET_CHARGING_SESSION", "PAY_FOR_CHARGING_SESSION"],
+    },
 }
 
 # --- Product limits ---------------------------------------------------------------------------
 KM_MAX_PER_TRANSACTION = env.int("KM_MAX_PER_TRANSACTION", default=100_000)
+# CO2 offsets (README "CO2 offsets"): the share of MAX_CHARGING_POWER a session is assumed to draw when it sends no
+# energy, and the kilometers that offset one kg of CO2e. Decimals, never floats.
+CO2_ESTIMATE_LOAD_FACTOR = Decimal(env.str("CO2_ESTIMATE_LOAD_FACTOR", default="0.6"))
+CO2_KM_PER_KG = Decimal(env.str("CO2_KM_PER_KG", default="1"))
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
@@ -235,6 +244,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "gateways.close_settlement_batch",
         "schedule": crontab(hour=2, minute=0),
     },
+    # Partner CO2 statements: last month closes on the 1st (UTC months; a late item falls into the next month).
+    "close-partner-statements": {"task": "statements.close_last_month", "schedule": crontab(day_of_month=1, hour=3, minute=0)},
 }
 # How long a worker owns a claimed charge before the sweeper may hand it to another (longer than a task runs).
 CHARGE_WORK_LEASE_SECONDS = env.int("CHARGE_WORK_LEASE_SECONDS", default=120)

@@ -21,6 +21,11 @@ andcharge = [
     path("v1/partners/<str:partner_id>/apikey", partners_views.ApiKeyRotateView.as_view(), name="andcharge-apikey"),
     path("v1/partners/<str:partner_id>/ping", accounts_views.PartnerPingView.as_view(), name="andcharge-ping"),
     path("v1/partners/<str:partner_id>/accounts", links_views.PartnerAccountsView.as_view(), name="andcharge-links"),
+    path(
+        "v1/partners/<str:partner_id>/transactions",
+        ledger_views.PartnerTransactionsView.as_view(),
+        name="andcharge-partner-transactions",
+    ),
     path("v1/partners/<str:partner_id>/accounts/<str:user_id>", ledger_views.AccountView.as_view(), name="andcharge-account"),
     path(
         "v1/partners/<str:partner_id>/accounts/<str:user_id>/transactions",

@@ -18,8 +18,11 @@ from . import selectors, services
 from .models import (
     Account,
     AccountKind,
+    Co2Computation,
     Entry,
+    GridIntensity,
     Transaction,
+    TransactionKind,
     TransactionStatus,
 )
 
@@ -30,6 +33,30 @@ class EntryInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "account__customer", "account__partner")
+
+
+class Co2ComputationInline(ReadOnlyInline):
+    """How a CO2 offset's kilometers were found (none for other transactions)."""
+
+    model = Co2Computation
+    verbose_name = "CO2 computation"
+    fields = (
+        "country",
+        "factor_country",
+        "grams_per_kwh",
+        "factor_version",
+        "factor_source",
+        "factor_year",
+        "energy_kwh",
+        "energy_estimated",
+        "max_charging_power_kw",
+        "session_hours",
+        "load_factor",
+        "km_per_kg",
+        "co2_grams",
+        "kilometer_computed",
+        "kilometer_sent",
+    )
 
 
 @admin.register(Transaction)
@@ -73,6 +100,11 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     )
     fields = readonly_fields
     actions = ["reverse_selected"]
+
+    def get_inlines(self, request, obj):
+        if obj is not None and obj.kind == TransactionKind.CO2_OFFSET_CHARGING_SESSION:
+            return [*self.inlines, Co2ComputationInline]
+        return self.inlines
 
     def get_queryset(self, request):
         wallet_entries = Entry.objects.filter(transaction=OuterRef("pk"), account__kind=AccountKind.WALLET)
@@ -199,3 +231,46 @@ class AccountAdmin(ReadOnlyModelAdmin):
     @admin.display(description="balance (sum of entries)")
     def derived_balance(self, account: Account) -> int:
         return selectors.account_entries_total(account_id=account.pk)
+
+
+@admin.register(GridIntensity)
+class GridIntensityAdmin(admin.ModelAdmin):
+    """Finance keeps the grid intensities that price CO2 offsets. A save raises the row's version
+    (services.grid_intensity_save); offsets already booked keep the figures they stored. The admin's own log entry
+    becomes the audit record (accounts.audit.audit_admin_edit). Rows are not deleted: the default row "*" is needed,
+    and a country without a row falls back to it anyway."""
+
+    list_display = ("country", "grams_per_kwh", "source", "year", "version", "updated_at")
+    search_fields = ("=country",)
+    ordering = ("country",)
+    fields = ("country", "grams_per_kwh", "source", "year", "version", "updated_at")
+    readonly_fields = ("version", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("country", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.grid_intensity_save(row=obj, changed=change and form.has_changed())
+
+
+@admin.register(Co2Computation)
+class Co2ComputationAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "transaction",
+        "country",
+        "factor_country",
+        "factor_version",
+        "energy_kwh",
+        "co2_grams",
+        "kilometer_computed",
+        "kilometer_sent",
+    )
+    list_select_related = ("transaction",)
+    list_filter = ("factor_country", "energy_estimated")
+    ordering = ("-transaction_id",)
+    fields = ("transaction", *Co2ComputationInline.fields)
+    readonly_fields = fields
+    show_full_result_count = False

@@ -25,6 +25,8 @@ class Unit(models.TextChoices):
 class AccountKind(models.TextChoices):
     WALLET = "WALLET", "Customer wallet"
     PARTNER = "PARTNER", "Partner"
+    # What a partner owes for the CO2 offsets it pays itself (goes negative; statements bill it).
+    BILLING = "BILLING", "Partner CO2 billing"
     SYSTEM = "SYSTEM", "System"
 
 
@@ -33,6 +35,7 @@ class SystemAccount(models.TextChoices):
 
     KM_ISSUANCE = "km_issuance", "Kilometers issued (source of grants)"
     KM_ADJUSTMENT = "km_adjustment", "Kilometer corrections by staff"
+    KM_CO2_OFFSET = "km_co2_offset", "Kilometers spent on CO2 offsets"
     # A card top-up's cents travel authorized → receivable (captured) → settled (paid out in a batch).
     USD_CARD_AUTHORIZED = "usd_card_authorized", "Card charges authorized, not yet captured"
     USD_CARD_RECEIVABLE = "usd_card_receivable", "Card charges captured, owed by the gateway until settlement"
@@ -72,6 +75,13 @@ class Account(models.Model):
                         balance__isnull=True,
                     )
                     | Q(
+                        kind=AccountKind.BILLING,
+                        customer__isnull=True,
+                        partner__isnull=False,
+                        code__isnull=True,
+                        balance__isnull=True,
+                    )
+                    | Q(
                         kind=AccountKind.SYSTEM,
                         customer__isnull=True,
                         partner__isnull=True,
@@ -86,7 +96,7 @@ class Account(models.Model):
                 fields=["customer", "unit"], condition=Q(customer__isnull=False), name="one_wallet_per_customer_unit"
             ),
             models.UniqueConstraint(
-                fields=["partner", "unit"], condition=Q(partner__isnull=False), name="one_partner_account_per_unit"
+                fields=["partner", "kind", "unit"], condition=Q(partner__isnull=False), name="one_partner_account_per_unit"
             ),
         ]
 
@@ -97,6 +107,9 @@ class Account(models.Model):
 
 class TransactionKind(models.TextChoices):
     PAY_FOR_CHARGING_SESSION = "PAY_FOR_CHARGING_SESSION", "Pay for a charging session"
+    # The &Charge CO2 services: an offset paid by the customer (or by the partner: no customer), a donation.
+    CO2_OFFSET_CHARGING_SESSION = "CO2_OFFSET_CHARGING_SESSION", "CO2 offset of a charging session"
+    CO2_DONATION = "CO2_DONATION", "Donation for CO2 offsets"
     KM_GRANT = "KM_GRANT", "Kilometers granted"
     KM_ADJUSTMENT = "KM_ADJUSTMENT", "Kilometers adjusted by staff"
     CARD_TOPUP = "CARD_TOPUP", "Cents topped up by card"
@@ -189,3 +202,60 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:+d} → account {self.account_id}"
+
+
+# The country code of the grid intensity used for every country without its own row.
+DEFAULT_GRID_COUNTRY = "*"
+
+
+class GridIntensity(models.Model):
+    """The greenhouse-gas intensity of a country's electricity (gCO2e per kWh), which prices a CO2 offset.
+
+    Finance edits it in the admin; every change raises `version` (ledger.services.grid_intensity_update). An offset
+    stores the factor, version, source and year it used (Co2Computation), so a later edit changes no old offset.
+    """
+
+    country = models.CharField(
+        max_length=2, unique=True, help_text='ISO 3166 alpha-2 code, or "*" for every country without its own row.'
+    )
+    grams_per_kwh = models.DecimalField(max_digits=7, decimal_places=2, help_text="gCO2e per kWh generated.")
+    source = models.CharField(max_length=200)
+    year = models.PositiveSmallIntegerField(help_text="The year the figure describes.")
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "grid intensities"
+        ordering = ["country"]
+        constraints = [models.CheckConstraint(condition=Q(grams_per_kwh__gte=0), name="grid_intensity_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.grams_per_kwh} g/kWh (v{self.version})"
+
+
+class Co2Computation(models.Model):
+    """How the kilometers of a CO2 offset were found: the inputs, the factor (with its version) and the result.
+
+    Written with its transaction, never changed. `kilometer_sent` is the partner's own figure, used as sent; the
+    computed figure is stored beside it either way.
+    """
+
+    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, primary_key=True, related_name="co2_computation")
+    country = models.CharField(max_length=3, help_text="COUNTRY as sent.")
+    factor_country = models.CharField(max_length=2, help_text='The grid intensity row used ("*": the default).')
+    grams_per_kwh = models.DecimalField(max_digits=7, decimal_places=2)
+    factor_version = models.PositiveIntegerField()
+    factor_source = models.CharField(max_length=200)
+    factor_year = models.PositiveSmallIntegerField()
+    energy_kwh = models.DecimalField(max_digits=18, decimal_places=6)
+    energy_estimated = models.BooleanField(help_text="CONSUMED_ENERGY_KWH was empty: power × hours × load factor.")
+    max_charging_power_kw = models.PositiveIntegerField()
+    session_hours = models.DecimalField(max_digits=18, decimal_places=6)
+    load_factor = models.DecimalField(max_digits=5, decimal_places=3)
+    km_per_kg = models.DecimalField(max_digits=9, decimal_places=3)
+    co2_grams = models.DecimalField(max_digits=20, decimal_places=6)
+    kilometer_computed = models.PositiveIntegerField()
+    kilometer_sent = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"CO2 of transaction {self.transaction_id}: {self.co2_grams} g"

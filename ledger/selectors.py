@@ -1,10 +1,23 @@
 """Reads of the ledger."""
 
+import pycountry
 from django.db.models import F, Q, QuerySet, Sum
 
 from accounts.models import LinkStatus, Partner
 
-from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+from .co2 import GRID_INTENSITY_SEED, GridFactor
+from .models import (
+    DEFAULT_GRID_COUNTRY,
+    Account,
+    AccountKind,
+    Entry,
+    GridIntensity,
+    SystemAccount,
+    Transaction,
+    TransactionKind,
+    TransactionStatus,
+    Unit,
+)
 
 
 def wallet_get(*, customer_id: int, unit: str) -> Account:
@@ -52,6 +65,7 @@ def partner_account_id(*, partner: Partner, unit: str) -> int:
 SYSTEM_ACCOUNT_UNITS = {
     SystemAccount.KM_ISSUANCE: Unit.KM,
     SystemAccount.KM_ADJUSTMENT: Unit.KM,
+    SystemAccount.KM_CO2_OFFSET: Unit.KM,
     SystemAccount.USD_CARD_AUTHORIZED: Unit.USD_CENTS,
     SystemAccount.USD_CARD_RECEIVABLE: Unit.USD_CENTS,
     SystemAccount.USD_CARD_SETTLED: Unit.USD_CENTS,
@@ -92,11 +106,19 @@ def _with_wallet_amount(queryset: QuerySet[Transaction]) -> QuerySet[Transaction
     )
 
 
+# What a partner sees in a user's history: what the user paid through it (a payment, an offset, a donation).
+CUSTOMER_PAID_KINDS = (
+    TransactionKind.PAY_FOR_CHARGING_SESSION,
+    TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+    TransactionKind.CO2_DONATION,
+)
+
+
 def partner_transactions_for_customer(*, partner: Partner, customer_id: int) -> QuerySet[Transaction]:
-    """A partner's own payments for one customer, newest first."""
-    queryset = Transaction.objects.filter(
-        partner=partner, customer_id=customer_id, kind=TransactionKind.PAY_FOR_CHARGING_SESSION
-    ).order_by("-created_at", "-id")
+    """A partner's own payments, offsets and donations for one customer, newest first."""
+    queryset = Transaction.objects.filter(partner=partner, customer_id=customer_id, kind__in=CUSTOMER_PAID_KINDS).order_by(
+        "-created_at", "-id"
+    )
     return _with_wallet_amount(queryset)
 
 
@@ -107,3 +129,23 @@ def partner_transaction_get(*, partner: Partner, customer_id: int, external_id: 
 def transaction_as_shown(*, transaction_id: int) -> Transaction:
     """One transaction with `partner` and `wallet_amount`, as the &Charge API renders it (a webhook event's data)."""
     return _with_wallet_amount(Transaction.objects.filter(pk=transaction_id)).get()
+
+
+def partner_billing_account_id(*, partner_id: int) -> int:
+    """The partner's CO2 billing account (what it owes for the offsets it pays itself). Partners get it when opened;
+    one opened before it existed gets it on first use (get_or_create is safe: one per partner, kind and unit)."""
+    account, _ = Account.objects.get_or_create(kind=AccountKind.BILLING, partner_id=partner_id, unit=Unit.KM)
+    return account.pk
+
+
+def grid_intensity_for(*, country: str) -> GridFactor:
+    """The grid intensity of `country` (ISO 3166 alpha-2 or alpha-3), else the default row ("*"). One query."""
+    found = pycountry.countries.get(alpha_3=country) if len(country) == 3 else None
+    alpha_2 = found.alpha_2 if found is not None else country
+    rows = {row.country: row for row in GridIntensity.objects.filter(country__in=[alpha_2, DEFAULT_GRID_COUNTRY])}
+    row = rows.get(alpha_2) or rows.get(DEFAULT_GRID_COUNTRY)
+    if row is None:
+        # The table lost its default row (a flushed test database): the seeded one comes back.
+        seeded = GRID_INTENSITY_SEED[DEFAULT_GRID_COUNTRY]
+        row, _ = GridIntensity.objects.get_or_create(country=DEFAULT_GRID_COUNTRY, defaults=seeded)
+    return GridFactor(country=row.country, grams_per_kwh=row.grams_per_kwh, version=row.version, source=row.source, year=row.year)

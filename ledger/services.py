@@ -3,6 +3,7 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -29,11 +30,22 @@ from core.errors import (
     TransactionNotReversible,
 )
 
-from . import lock_objects, selectors
+from . import co2, lock_objects, selectors
 
 # A webhook event carries the object exactly as the API renders it, so the one rendering is shared with the API.
 from .api.serializers import transaction_representation
-from .models import Account, AccountKind, Entry, SystemAccount, Transaction, TransactionKind, TransactionStatus, Unit
+from .models import (
+    Account,
+    AccountKind,
+    Co2Computation,
+    Entry,
+    GridIntensity,
+    SystemAccount,
+    Transaction,
+    TransactionKind,
+    TransactionStatus,
+    Unit,
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,9 @@ def wallets_open(*, customer: Customer) -> list[Account]:
 
 
 def partner_accounts_open(*, partner: Partner) -> Account:
-    """Create the partner's kilometer account (no cached balance: it is shared by every payment). Idempotent."""
+    """Create the partner's kilometer account (no cached balance: it is shared by every payment) and its CO2 billing
+    account. Idempotent. Returns the kilometer account."""
+    Account.objects.get_or_create(kind=AccountKind.BILLING, partner=partner, unit=Unit.KM)
     return Account.objects.get_or_create(kind=AccountKind.PARTNER, partner=partner, unit=Unit.KM)[0]
 
 
@@ -191,7 +205,7 @@ def transaction_post(
 
 
 # The payment is one call of a PL/pgSQL function, defined in ledger/sql/charging_session_pay.sql.
-_PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_PAY_STATEMENT = "SELECT * FROM ledger_charging_session_pay(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _INSUFFICIENT_BALANCE_SQLSTATE = "CP422"  # raised by ledger_charging_session_pay, the balance in DETAIL
 # Given an API key, what charging_session_pay raises besides AuthorizationInvalid is decided by its statement after
 # it found the key active (step 1 of the function comes first): a caller holding one knows the key held.
@@ -213,9 +227,13 @@ def charging_session_pay(
     kilometer: int,
     reference: str = "",
     service_data: dict,
+    kind: TransactionKind = TransactionKind.PAY_FOR_CHARGING_SESSION,
 ) -> Transaction:
     """Pay for a charging session: debit `kilometer` from the KM wallet of the customer the partner's
-    `external_user_id` is linked to, credit the partner's kilometer account.
+    `external_user_id` is linked to, credit the partner's kilometer account. With `kind` CO2_OFFSET_CHARGING_SESSION
+    or CO2_DONATION the customer pays a CO2 offset or a donation by the very same rules, and the kilometers go to
+    the km_co2_offset system account instead (co2_offset_pay, co2_donation_pay); the caller then makes sure that
+    account exists.
 
     The caller: the API passes its access token's API key id and partner code; the key must still be active,
     of the active partner with that code (a revoked key stops its tokens at once). `access_key_id=None` is a
@@ -256,6 +274,7 @@ def charging_session_pay(
         evse_id,
         field.get_db_prep_value(service_data, connection),
         created_at,
+        kind.value,
     ]
     try:
         if connection.in_atomic_block:
@@ -282,7 +301,7 @@ def charging_session_pay(
         raise RuntimeError(f"ledger_charging_session_pay answered {outcome!r}")
     txn = Transaction(
         pk=txn_id,
-        kind=TransactionKind.PAY_FOR_CHARGING_SESSION,
+        kind=kind,
         status=TransactionStatus.CONFIRMED,
         customer_id=customer_id,
         partner=Partner(pk=partner_id, code=partner_code, name=partner_name, is_active=True),
@@ -375,7 +394,19 @@ def _reversal_post(*, original: Transaction, reversed_by: User, reason: str) -> 
 
 # What staff may reverse in the back-office: kilometer movements. Card money goes back through its card
 # charge (void or refund at the gateway), so that the gateway and the ledger can never disagree.
-STAFF_REVERSIBLE_KINDS = (TransactionKind.PAY_FOR_CHARGING_SESSION, TransactionKind.KM_GRANT, TransactionKind.KM_ADJUSTMENT)
+STAFF_REVERSIBLE_KINDS = (
+    TransactionKind.PAY_FOR_CHARGING_SESSION,
+    TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+    TransactionKind.CO2_DONATION,
+    TransactionKind.KM_GRANT,
+    TransactionKind.KM_ADJUSTMENT,
+)
+# What support may reverse (within its limit): what a customer paid at a partner.
+SUPPORT_REVERSIBLE_KINDS = (
+    TransactionKind.PAY_FOR_CHARGING_SESSION,
+    TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+    TransactionKind.CO2_DONATION,
+)
 
 
 @dataclass(frozen=True)
@@ -388,13 +419,14 @@ class ReversalPolicy:
 
 def staff_reversal_policy(*, staff: User) -> ReversalPolicy | None:
     """None when `staff` may not reverse at all. With `ledger.reverse_any_transaction` (finance): any amount of any
-    staff-reversible kind. With `ledger.reverse_transaction` only (support): charging-session payments up to
-    SUPPORT_REVERSAL_LIMIT_KM; grants and corrections are finance's (reversing a correction would be a grant by
-    another name)."""
+    staff-reversible kind. With `ledger.reverse_transaction` only (support): what customers paid at partners
+    (payments, CO2 offsets, donations) up to SUPPORT_REVERSAL_LIMIT_KM; grants and corrections are finance's
+    (reversing a correction would be a grant by another name), and so is an offset the partner paid (it changes
+    the partner's bill; transaction_reverse_by_staff)."""
     if staff.has_perm("ledger.reverse_any_transaction"):
         return ReversalPolicy(amount_limit=None, kinds=STAFF_REVERSIBLE_KINDS)
     if staff.has_perm("ledger.reverse_transaction"):
-        return ReversalPolicy(amount_limit=settings.SUPPORT_REVERSAL_LIMIT_KM, kinds=(TransactionKind.PAY_FOR_CHARGING_SESSION,))
+        return ReversalPolicy(amount_limit=settings.SUPPORT_REVERSAL_LIMIT_KM, kinds=SUPPORT_REVERSIBLE_KINDS)
     return None
 
 
@@ -421,6 +453,8 @@ def transaction_reverse_by_staff(*, transaction_id: int, staff: User, reason: st
             )
         if original.kind not in policy.kinds:
             raise TransactionNotReversible(original.pk, f"a {original.get_kind_display().lower()} is reversed by finance")
+        if original.customer_id is None and policy.amount_limit is not None:
+            raise TransactionNotReversible(original.pk, "an offset the partner paid is reversed by finance")
         moves = selectors.transaction_wallet_moves(transaction_id=original.pk)
         size = max((abs(move["amount"]) for move in moves), default=0)
         if policy.amount_limit is not None and size > policy.amount_limit:
@@ -562,3 +596,164 @@ def card_credit_funds_move(
         customer_id=customer_id,
         partner=partner,
     )
+
+
+# --- CO2 offsets (DESIGN §3.6) ------------------------------------------------------------------------------------
+
+
+def _session_time(value: str) -> datetime:
+    return datetime.strptime(value.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def co2_offset_estimate(*, service_data: dict) -> co2.Co2Estimate:
+    """The kilometers that offset the session described by a validated CO2_OFFSET_CHARGING_SESSION request
+    (ledger.co2 has the formula), with the country's grid intensity as it stands now. One query.
+    Raises InvalidParameter(kilometer) when the result is over KM_MAX_PER_TRANSACTION."""
+    estimate = co2.offset_estimate(
+        consumed_energy_kwh=service_data["CONSUMED_ENERGY_KWH"],
+        max_charging_power_kw=int(service_data["MAX_CHARGING_POWER"]),
+        hours=co2.session_hours(_session_time(service_data["SESSION_START"]), _session_time(service_data["SESSION_END"])),
+        factor=selectors.grid_intensity_for(country=service_data["COUNTRY"]),
+        load_factor=settings.CO2_ESTIMATE_LOAD_FACTOR,
+        km_per_kg=settings.CO2_KM_PER_KG,
+    )
+    if estimate.kilometer > settings.KM_MAX_PER_TRANSACTION:
+        raise InvalidParameter(estimate.kilometer, "kilometer")
+    return estimate
+
+
+def _co2_computation_create(
+    *, transaction_id: int, country: str, estimate: co2.Co2Estimate, kilometer_sent: int | None
+) -> Co2Computation:
+    factor = estimate.factor
+    return Co2Computation.objects.create(
+        transaction_id=transaction_id,
+        country=country,
+        factor_country=factor.country,
+        grams_per_kwh=factor.grams_per_kwh,
+        factor_version=factor.version,
+        factor_source=factor.source,
+        factor_year=factor.year,
+        energy_kwh=estimate.energy_kwh,
+        energy_estimated=estimate.energy_estimated,
+        max_charging_power_kw=estimate.max_charging_power_kw,
+        session_hours=estimate.session_hours,
+        load_factor=estimate.load_factor,
+        km_per_kg=estimate.km_per_kg,
+        co2_grams=estimate.co2_grams,
+        kilometer_computed=estimate.kilometer,
+        kilometer_sent=kilometer_sent,
+    )
+
+
+def co2_offset_pay(
+    *,
+    partner_code: str,
+    access_key_id: str | None,
+    external_user_id: str,
+    external_id: str,
+    kilometer: int | None,
+    reference: str = "",
+    service_data: dict,
+) -> Transaction:
+    """A customer pays the CO2 offset of a charging session: `kilometer` as sent, else computed from the session
+    (co2_offset_estimate; computed and stored either way). The payment is charging_session_pay's (same checks, order,
+    errors and locks: the customer's KM wallet only); the kilometers go to the km_co2_offset account, and the
+    computation (Co2Computation) is written in the same database transaction.
+    Raises what charging_session_pay raises, and InvalidParameter(kilometer) for a computed figure over the maximum.
+    """
+    estimate = co2_offset_estimate(service_data=service_data)
+    selectors.system_account_id(code=SystemAccount.KM_CO2_OFFSET)
+    with transaction.atomic():
+        txn = charging_session_pay(
+            partner_code=partner_code,
+            access_key_id=access_key_id,
+            external_user_id=external_user_id,
+            external_id=external_id,
+            kilometer=estimate.kilometer if kilometer is None else kilometer,
+            reference=reference,
+            service_data=service_data,
+            kind=TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+        )
+        _co2_computation_create(
+            transaction_id=txn.pk, country=service_data["COUNTRY"], estimate=estimate, kilometer_sent=kilometer
+        )
+    return txn
+
+
+def co2_donation_pay(
+    *,
+    partner_code: str,
+    access_key_id: str | None,
+    external_user_id: str,
+    external_id: str,
+    kilometer: int,
+    reference: str = "",
+    service_data: dict,
+) -> Transaction:
+    """A customer donates `kilometer` for CO2 offsets: charging_session_pay's payment (same checks, order, errors,
+    locks), the kilometers going to the km_co2_offset account. Raises what charging_session_pay raises."""
+    selectors.system_account_id(code=SystemAccount.KM_CO2_OFFSET)
+    return charging_session_pay(
+        partner_code=partner_code,
+        access_key_id=access_key_id,
+        external_user_id=external_user_id,
+        external_id=external_id,
+        kilometer=kilometer,
+        reference=reference,
+        service_data=service_data,
+        kind=TransactionKind.CO2_DONATION,
+    )
+
+
+def co2_offset_partner_pay(
+    *, partner: Partner, external_id: str, kilometer: int | None, reference: str = "", service_data: dict
+) -> Transaction:
+    """The partner pays the CO2 offset of a charging session itself (no user): the kilometers (as sent, else
+    computed, as co2_offset_pay) are booked from the partner's CO2 billing account, which may go negative (it is
+    what the partner owes; the monthly statements bill it), to the km_co2_offset account; the computation is
+    written in the same database transaction.
+
+    Locks nothing: both accounts are shared and keep no cached balance. UNIQUE(partner, external_id) decides a
+    duplicate (the partner's one transactionId namespace, whatever the service), a concurrent one included.
+    Returns the transaction with `wallet_amount` = -kilometer (as the billing account sees it).
+    Raises TransactionAlreadyProcessed, InvalidParameter(kilometer) for a computed figure over the maximum.
+    """
+    estimate = co2_offset_estimate(service_data=service_data)
+    km = estimate.kilometer if kilometer is None else kilometer
+    billing = selectors.partner_billing_account_id(partner_id=partner.pk)
+    offsets = selectors.system_account_id(code=SystemAccount.KM_CO2_OFFSET)
+    try:
+        with transaction.atomic():
+            txn = Transaction.objects.create(
+                kind=TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+                partner=partner,
+                external_id=external_id,
+                reference=reference,
+                evse_id=service_data.get("EVSE_ID", ""),
+                service_data=service_data,
+            )
+            Entry.objects.bulk_create(
+                [Entry(transaction=txn, account_id=billing, amount=-km), Entry(transaction=txn, account_id=offsets, amount=km)]
+            )
+            _co2_computation_create(
+                transaction_id=txn.pk, country=service_data["COUNTRY"], estimate=estimate, kilometer_sent=kilometer
+            )
+    except IntegrityError:
+        if Transaction.objects.filter(partner=partner, external_id=external_id).exists():
+            raise TransactionAlreadyProcessed(external_id) from None
+        raise
+    txn.wallet_amount = -km
+    return txn
+
+
+def grid_intensity_save(*, row: GridIntensity, changed: bool) -> GridIntensity:
+    """Save a grid intensity row that finance added or edited, raising its version when anything changed, so that
+    every offset computed from now on names the new version (old offsets keep the figures they stored). Locks the
+    row while it counts."""
+    with transaction.atomic():
+        if row.pk is not None and changed:
+            current = GridIntensity.objects.select_for_update().values_list("version", flat=True).get(pk=row.pk)
+            row.version = current + 1
+        row.save()
+    return row

@@ -6,6 +6,9 @@
 - The cards: stale_authorization: an authorized charge older than the capture window (the gateway voids those at settlement).
 - receivable_mismatch: the receivable account must equal the captured-but-unsettled charges; likewise
   credit_pending_mismatch and credit_payable_mismatch for the card credits in flight and posted.
+- Partner CO2 statements: statement_total_mismatch (a closed statement's totals are not the sum of its lines);
+  co2_billing_mismatch (a partner's CO2 billing account is not what its closed statements billed plus what its
+  open month holds, i.e. a line that does not say what its transaction booked).
 - Gateway matching, per batch closed on the business date, against the gateway's CSV (an uploaded
   GatewayBatchFile, else the export at GATEWAY_BATCH_EXPORT_URL), by the capture's GatewayTransID:
   missing_at_gateway, missing_in_ledger, amount_mismatch, status_mismatch, duplicate_at_gateway,
@@ -124,6 +127,47 @@ def ledger_checks() -> list[Discrepancy]:
             "SELECT reverses_id, COUNT(*) FROM ledger_transaction WHERE reverses_id IS NOT NULL"
             " GROUP BY reverses_id HAVING COUNT(*) > 1"
         )
+    ]
+    return found
+
+
+def statement_checks(business_date: date) -> list[Discrepancy]:
+    """The partner statements against the ledger, two aggregate queries."""
+    found = [
+        Discrepancy(
+            "statement_total_mismatch",
+            Severity.ERROR,
+            str(statement),
+            {"statement": statement, "partner": partner},
+            lines_total,
+            total,
+            f"statement {statement} bills {total} km in {offsets} items, its lines {lines_total} km in {lines}",
+        )
+        for statement, partner, offsets, total, lines, lines_total in _rows(
+            "SELECT s.id, s.partner_id, s.offsets, s.kilometer_total, COUNT(l.id), COALESCE(SUM(l.kilometer), 0)"
+            " FROM statements_partnerstatement s LEFT JOIN statements_statementline l ON l.statement_id = s.id"
+            " GROUP BY s.id HAVING s.offsets <> COUNT(l.id) OR s.kilometer_total <> COALESCE(SUM(l.kilometer), 0)"
+        )
+    ]
+    # Owed (-balance) = billed in closed statements + the open items (entries of transactions no statement holds).
+    found += [
+        Discrepancy(
+            "co2_billing_mismatch",
+            Severity.ERROR,
+            str(partner),
+            {"account": account, "partner": partner},
+            billed + open_total,
+            owed,
+            f"partner {partner} owes {owed} km on its CO2 billing account; statements bill {billed}, open items {open_total}",
+        )
+        for account, partner, owed, billed, open_total in _rows(
+            "SELECT a.id, a.partner_id, -COALESCE((SELECT SUM(e.amount) FROM ledger_entry e WHERE e.account_id = a.id), 0),"
+            " COALESCE((SELECT SUM(s.kilometer_total) FROM statements_partnerstatement s WHERE s.partner_id = a.partner_id), 0),"
+            " -COALESCE((SELECT SUM(e.amount) FROM ledger_entry e WHERE e.account_id = a.id AND NOT EXISTS"
+            " (SELECT 1 FROM statements_statementline l WHERE l.transaction_id = e.transaction_id)), 0)"
+            " FROM ledger_account a WHERE a.kind = 'BILLING'"
+        )
+        if owed != billed + open_total
     ]
     return found
 

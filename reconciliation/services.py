@@ -14,7 +14,7 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction
 from core.errors import InvalidParameter
 
-from .checks import Discrepancy, card_checks, ledger_checks
+from .checks import Discrepancy, card_checks, ledger_checks, statement_checks
 from .models import FindingStatus, ReconciliationFinding, ReconciliationRun, Severity
 
 
@@ -89,5 +89,6 @@ def finding_resolve(*, finding_id: int, resolved_by, note: str) -> Reconciliatio
 
 
 def reconcile(*, business_date: date):
-    """The whole reconciliation for `business_date`: the ledger's invariants and the card checks."""
-    return reconciliation_run(business_date=business_date, extra_checks=[card_checks])
+    """The whole reconciliation for `business_date`: the ledger's invariants, the card checks, the partner
+    statements."""
+    return reconciliation_run(business_date=business_date, extra_checks=[card_checks, statement_checks])

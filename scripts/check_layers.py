@@ -5,6 +5,7 @@
     webhooks         partner webhooks: endpoints, delivery of the events the apps below record, replay
     reconciliation   runs, findings, ledger and gateway checks
     gateways         cards, BridgeComm client and sandbox, settlement, the HOP API
+    statements       monthly partner statements of the CO2 offsets partners pay
     ledger           accounts, transactions, entries, the &Charge payment API
     accounts         partners, keys, customers, links, service accounts, both APIs' authentication
     core             the ground: errors, API envelopes, idempotency, request ids, logging, admin tools
@@ -17,7 +18,17 @@ import ast
 import sys
 from pathlib import Path
 
-LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "webhooks", "backoffice", "chargepay"]
+LAYERS = [
+    "core",
+    "accounts",
+    "ledger",
+    "statements",
+    "gateways",
+    "reconciliation",
+    "webhooks",
+    "backoffice",
+    "chargepay",
+]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -21,6 +21,12 @@ curl -s -X POST ${BASE}/v1/partners/PCS-001/accounts/pcsUserId001/transactions \
 curl -s ${BASE}/v1/partners/PCS-001/accounts/pcsUserId001 -H "Authorization: Bearer \$TOKEN"
 curl -s "${BASE}/v1/partners/PCS-001/accounts/pcsUserId001/transactions?page=0&limit=20" -H "Authorization: Bearer \$TOKEN"
 
+# 3b. CO2: the doc's sample offset, paid by the partner itself (no user; billed in its monthly statement)
+curl -s -X POST ${BASE}/v1/partners/PCS-001/transactions \\
+  -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+  -d '{"transactionId":"348324563873","service":"CO2_OFFSET_CHARGING_SESSION","serviceSpecificData":{"EVSE_ID":"DE*911E12345","CPO_ID":"DE*911","MAX_CHARGING_POWER":"22","CONSUMED_ENERGY_KWH":"","SESSION_START":"2019-02-28T12:12:12.123Z","SESSION_END":"2019-02-28T15:48:12.888Z","GEO_POSITION_USER":"20.12366,21.23425","GEO_POSITION_CHARGEPOINT":"20.12345,21.23445","COUNTRY":"DE","CITY":"Eschborn","STREET":"Kölner Straße","HOUSE_NUMBER":""}}'
+.venv/bin/python manage.py partner_statement --partner PCS-001 --month \$(date -u +%Y-%m)
+
 # 4. HOP login (service account) -> jwt
 JWT=\$(curl -s -X POST ${BASE}/api/v1/auth/token -H 'Content-Type: application/json' \\
   -d '{"auth":{"email":"hop.service@chargepay.example","password":"demo-hop-password-2026"}}' \\

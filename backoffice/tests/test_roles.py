@@ -15,7 +15,7 @@ from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
-READ_APPS = ("accounts", "ledger", "gateways", "reconciliation", "webhooks")
+READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks")
 SUPPORT_EXTRA = {
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
@@ -28,6 +28,8 @@ FINANCE_EXTRA = SUPPORT_EXTRA | {
     "gateways.retry_capture_cardcharge",
     "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",
+    "ledger.add_gridintensity",
+    "ledger.change_gridintensity",
     "django_celery_beat.view_periodictask",
     "django_celery_beat.change_periodictask",
     "django_celery_beat.view_crontabschedule",
@@ -62,6 +64,7 @@ def test_the_groups_exist_after_migrate_with_exactly_their_permissions(db):
         "gateways.retry_capture_cardcharge",
         "reconciliation.change_reconciliationfinding",
         "gateways.add_gatewaybatchfile",
+        "ledger.change_gridintensity",
     }
     # Neither role manages partner credentials, staff users or ledger rows.
     for role in (support, finance):

@@ -40,7 +40,12 @@ def test_andcharge_schema_documents_operations_and_errors(client):
     assert schema["paths"]["/public/v1/login/partner/token"]["post"]["security"] == [{"partnerApiKey": []}]
     assert schema["paths"]["/public/v1/tokens"]["get"]["security"] == [{"partnerRefreshToken": []}]
     request = schema["components"]["schemas"]["TransactionRequest"]
-    assert request["properties"]["kilometer"] == {"type": "integer", "maximum": 100000, "minimum": 1}
+    assert {key: request["properties"]["kilometer"][key] for key in ("type", "maximum", "minimum")} == {
+        "type": "integer",
+        "maximum": 100000,
+        "minimum": 1,
+    }
+    assert "kilometer" not in request["required"]  # optional for CO2_OFFSET_CHARGING_SESSION
     assert schema["components"]["schemas"]["ServiceSpecificDataRequest"]["additionalProperties"] is False
 
 

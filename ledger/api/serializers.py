@@ -8,19 +8,27 @@ import pycountry
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from core.api.fields import StrictCharField, StrictDictSerializerMixin, StrictIntegerField
 from ledger.models import Transaction, TransactionKind, TransactionStatus
 
-# The &Charge service enum; only PAY_FOR_CHARGING_SESSION is built.
-SUPPORTED_SERVICES = {TransactionKind.PAY_FOR_CHARGING_SESSION.value}
-KNOWN_SERVICES = SUPPORTED_SERVICES | {"CO2_OFFSET_CHARGING_SESSION", "DONATE_FOR_CO2_OFFSET"}
+# The &Charge service enum (TransactionRequest.service), and the Transaction.type values the services answer with
+# (a donation answers CO2_DONATION).
+PAY = TransactionKind.PAY_FOR_CHARGING_SESSION.value
+CO2_OFFSET = TransactionKind.CO2_OFFSET_CHARGING_SESSION.value
+DONATE = "DONATE_FOR_CO2_OFFSET"
+SUPPORTED_SERVICES = {PAY, CO2_OFFSET, DONATE}
+TRANSACTION_TYPES = sorted({PAY, CO2_OFFSET, TransactionKind.CO2_DONATION.value})
+# Only the payment takes the valid request's fast path (transaction_request_fast); the others run the serializer.
+FAST_PATH_SERVICES = {PAY}
 
 EVSE_ID_RE = re.compile(r"^(([A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9\*]{1,30})|(\+?[0-9]{1,3}\*[0-9]{3}\*[0-9\*]{1,32}))$")
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{4})$")
 DECIMAL_RE = re.compile(r"^\d{1,12}(\.\d{1,6})?$")
+POSITIVE_INTEGER_RE = re.compile(r"^[0-9]{1,6}$")
 GEO_RE = re.compile(r"^(-?\d{1,3}(?:\.\d{1,12})?),(-?\d{1,3}(?:\.\d{1,12})?)$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2,3}$")
 COUNTRY_CODES = {c.alpha_2 for c in pycountry.countries} | {c.alpha_3 for c in pycountry.countries}
@@ -79,6 +87,12 @@ country_validator = TextRule(COUNTRY_RE, lambda value: value in COUNTRY_CODES)
 
 geo_validator = TextRule(GEO_RE, _geo_ok)
 decimal_validator = TextRule(DECIMAL_RE, _decimal_ok)
+# MAX_CHARGING_POWER of a CO2 offset: whole kW (&Charge's format `#`), a charger of at least 1 kW.
+power_validator = TextRule(POSITIVE_INTEGER_RE, lambda value: int(value) >= 1)
+
+# The keys each service requires beyond what every service's payment requires (serviceSpecificData's declared
+# fields state PAY_FOR_CHARGING_SESSION's rules); a donation requires none (`{}` will do).
+CO2_REQUIRED_KEYS = ("CPO_ID", "MAX_CHARGING_POWER")
 
 
 def _ssd(*validators, required=True, allow_blank=False):
@@ -88,7 +102,8 @@ def _ssd(*validators, required=True, allow_blank=False):
 
 
 class ServiceSpecificDataSerializer(StrictDictSerializerMixin, serializers.Serializer):
-    """The session's CDR. Every value is a JSON string; unknown keys are refused."""
+    """The session's CDR. Every value is a JSON string; unknown keys are refused. The declared fields state the
+    payment's rules; TransactionRequestSerializer adapts them to the request's service (service_rules_apply)."""
 
     EVSE_ID = _ssd(evse_id_validator)
     CONSUMED_ENERGY_KWH = _ssd(decimal_validator, allow_blank=True)
@@ -104,7 +119,8 @@ class ServiceSpecificDataSerializer(StrictDictSerializerMixin, serializers.Seria
     MAX_CHARGING_POWER = _ssd(decimal_validator, required=False, allow_blank=True)
 
     def validate(self, attrs):
-        if parse_session_time(attrs["SESSION_END"]) < parse_session_time(attrs["SESSION_START"]):
+        start, end = attrs.get("SESSION_START"), attrs.get("SESSION_END")
+        if start and end and parse_session_time(end) < parse_session_time(start):
             raise serializers.ValidationError({"SESSION_END": [_invalid().detail[0]]})
         # Store what was sent, minus keys sent as null.
         return {key: value for key, value in attrs.items() if value is not None}
@@ -114,12 +130,32 @@ class ServiceSpecificDataSerializer(StrictDictSerializerMixin, serializers.Seria
     {
         "type": "string",
         "enum": sorted(SUPPORTED_SERVICES),
-        "description": "The service paid for. &Charge's CO2_OFFSET_CHARGING_SESSION and DONATE_FOR_CO2_OFFSET are "
-        "refused (INVALID_PARAMETER) until built.",
+        "description": "PAY_FOR_CHARGING_SESSION: kilometer required. CO2_OFFSET_CHARGING_SESSION: kilometer optional "
+        "(computed from the session when absent), serviceSpecificData also requires CPO_ID and MAX_CHARGING_POWER "
+        "(whole kW, ≥ 1). DONATE_FOR_CO2_OFFSET: kilometer required, serviceSpecificData may be {}.",
     }
 )
 class ServiceField(StrictCharField):
     pass
+
+
+class ServiceSpecificDataSchema(OpenApiSerializerExtension):
+    """In the OpenAPI schema no key is required of every service (a donation may send `{}`): the description says
+    which service requires which; the server refuses a missing one with MANDATORY_PARAMETER_NOT_SET."""
+
+    target_class = ServiceSpecificDataSerializer
+    priority = 1  # over core.api.fields.StrictDictSchema, whose closed object it keeps
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema.pop("required", None)
+        return {
+            **schema,
+            "additionalProperties": False,
+            "description": "PAY_FOR_CHARGING_SESSION requires EVSE_ID, CONSUMED_ENERGY_KWH (may be empty), "
+            "SESSION_START, SESSION_END, GEO_POSITION_CHARGEPOINT, COUNTRY, CITY, STREET, HOUSE_NUMBER; "
+            "CO2_OFFSET_CHARGING_SESSION those and CPO_ID, MAX_CHARGING_POWER; DONATE_FOR_CO2_OFFSET none.",
+        }
 
 
 @extend_schema_serializer(component_name="Transaction")  # with the split request suffix: &Charge's TransactionRequest
@@ -129,11 +165,38 @@ class TransactionRequestSerializer(serializers.Serializer):
     transactionId = StrictCharField(max_length=100)  # noqa: N815 (the contract's names)
     transactionReference = StrictCharField(max_length=100, required=False, allow_null=True, allow_blank=True)  # noqa: N815
     service = ServiceField(max_length=100)
-    kilometer = StrictIntegerField(min_value=1, max_value=settings.KM_MAX_PER_TRANSACTION)
+    # Required but for CO2_OFFSET_CHARGING_SESSION (service_rules_apply); the schema states the loosest rule.
+    kilometer = StrictIntegerField(
+        min_value=1,
+        max_value=settings.KM_MAX_PER_TRANSACTION,
+        required=False,
+        help_text="Required for PAY_FOR_CHARGING_SESSION and DONATE_FOR_CO2_OFFSET; optional for "
+        "CO2_OFFSET_CHARGING_SESSION (when sent, used as sent).",
+    )
     serviceSpecificData = ServiceSpecificDataSerializer()  # noqa: N815
 
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            self.service_rules_apply(data.get("service"))
+        return super().to_internal_value(data)
+
+    def service_rules_apply(self, service) -> None:
+        """Adapt this instance's fields (DRF copies them per instance) to the request's service: which keys are
+        required (types.md's table) and how MAX_CHARGING_POWER reads. An unknown service keeps the payment's rules
+        (its own error comes first)."""
+        self.fields["kilometer"].required = service != CO2_OFFSET
+        keys = self.fields["serviceSpecificData"].fields
+        if service == DONATE:
+            for field in keys.values():
+                field.required = False
+        elif service == CO2_OFFSET:
+            for name in CO2_REQUIRED_KEYS:
+                keys[name].required, keys[name].allow_null, keys[name].allow_blank = True, False, False
+            keys["MAX_CHARGING_POWER"].validators = [power_validator]
+
     def validate_service(self, value):
-        if value not in SUPPORTED_SERVICES:
+        # The partner-paid offset URL takes one service (context "services").
+        if value not in self.context.get("services", SUPPORTED_SERVICES):
             raise _invalid()
         return value
 
@@ -163,6 +226,53 @@ SEED_REQUEST_EXAMPLE = {
         "STREET": "Kölner Straße",
         "HOUSE_NUMBER": "",
     },
+}
+# charge_and_carbon_offset.md's sample request and answer (&Charge's public docs), verbatim; the answer's kilometers
+# depend on the grid intensity table (README "CO2 offsets").
+CO2_REQUEST_EXAMPLE = {
+    "transactionId": "348324563873",
+    "transactionReference": "partner-20190423-0011",
+    "service": "CO2_OFFSET_CHARGING_SESSION",
+    "serviceSpecificData": {
+        "EVSE_ID": "DE*911E12345",
+        "CPO_ID": "DE*911",
+        "MAX_CHARGING_POWER": "22",
+        "CONSUMED_ENERGY_KWH": "",
+        "SESSION_START": "2019-02-28T12:12:12.123Z",
+        "SESSION_END": "2019-02-28T15:48:12.888Z",
+        "GEO_POSITION_USER": "20.12366,21.23425",
+        "GEO_POSITION_CHARGEPOINT": "20.12345,21.23445",
+        "COUNTRY": "DE",
+        "CITY": "Eschborn",
+        "STREET": "Kölner Straße",
+        "HOUSE_NUMBER": "",
+    },
+}
+CO2_TRANSACTION_EXAMPLE = {
+    "transactionId": "348324563873",
+    "partner": "MSP Partner",
+    "kilometer": -3,
+    "status": "CONFIRMED",
+    "created": "2019-04-23T08:07:48.788+0000",
+    "type": "CO2_OFFSET_CHARGING_SESSION",
+    "address": "Kölner Straße, Eschborn",
+}
+# The docs show no donation sample: types.md's rules (kilometer required, serviceSpecificData may be empty).
+DONATION_REQUEST_EXAMPLE = {
+    "transactionId": "348324563874",
+    "transactionReference": "partner-20190423-0012",
+    "service": "DONATE_FOR_CO2_OFFSET",
+    "kilometer": 10,
+    "serviceSpecificData": {},
+}
+DONATION_TRANSACTION_EXAMPLE = {
+    "transactionId": "348324563874",
+    "partner": "MSP Partner",
+    "kilometer": -10,
+    "status": "CONFIRMED",
+    "created": "2019-04-23T08:07:48.788+0000",
+    "type": "CO2_DONATION",
+    "address": "",
 }
 SEED_TRANSACTION_EXAMPLE = {
     "transactionId": "348328463873",
@@ -214,7 +324,9 @@ class TransactionSerializer(serializers.Serializer):
     kilometer = serializers.IntegerField(source="wallet_amount")
     status = serializers.ChoiceField(choices=TransactionStatus.values, help_text="A reversed payment reads CANCELLED.")
     created = serializers.SerializerMethodField(help_text="UTC, milliseconds, +0000: 2019-04-23T08:07:48.788+0000")
-    type = serializers.ChoiceField(choices=sorted(SUPPORTED_SERVICES), source="kind", help_text="The service paid for.")
+    type = serializers.ChoiceField(
+        choices=TRANSACTION_TYPES, source="kind", help_text="The service: a donation reads CO2_DONATION."
+    )
     address = serializers.SerializerMethodField()
 
     @extend_schema_field({"type": "string", "pattern": CREATED_PATTERN})
@@ -295,7 +407,7 @@ def transaction_request_fast(data) -> dict | None:
         elif not _valid_text(value, allow_blank, validators):
             return None
         validated_data[name] = value
-    if validated_data.get("service") not in SUPPORTED_SERVICES:
+    if validated_data.get("service") not in FAST_PATH_SERVICES:
         return None
     kilometer = data.get("kilometer")
     if type(kilometer) is not int or not 1 <= kilometer <= settings.KM_MAX_PER_TRANSACTION:

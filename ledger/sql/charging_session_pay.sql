@@ -2,6 +2,10 @@
 -- so in one round trip and, in autocommit, one database transaction. Its only caller is
 -- ledger.services.charging_session_pay, which turns the outcome into the domain's errors.
 --
+-- p_kind is the &Charge service the customer pays with the same rules (§3.6): PAY_FOR_CHARGING_SESSION credits
+-- the partner's kilometer account; CO2_OFFSET_CHARGING_SESSION and CO2_DONATION credit the km_co2_offset system
+-- account (the kilometers buy offsets, the partner earns nothing). Either is a shared account, never locked.
+--
 -- The checks run in the &Charge contract's order (auth → already processed → user link → balance):
 --
 -- 1. The caller. With an API key (p_access_key_id), the key must be active (not revoked) and belong to the active
@@ -22,7 +26,7 @@
 --    (the CHECK constraint on the balance stays the backstop). When the balance is short, RAISE with SQLSTATE
 --    CP422 and the balance in DETAIL: the error undoes the row of step 3 (with the statement's transaction, or
 --    the caller's savepoint), so a refused payment does not consume its id.
--- 5. The two entries: wallet −km, partner +km. The partner account is shared by every payment, so it is
+-- 5. The two entries: wallet −km, partner (or km_co2_offset) +km. The partner account is shared by every payment, so it is
 --    neither locked nor updated; the deferred trigger of transaction_balanced.sql checks at commit that the
 --    entries balance.
 --
@@ -40,6 +44,7 @@ CREATE OR REPLACE FUNCTION ledger_charging_session_pay(
     p_evse_id text,
     p_service_data jsonb,
     p_created_at timestamptz,   -- chosen by the caller, which answers with it without reading the row back
+    p_kind text,                -- PAY_FOR_CHARGING_SESSION, CO2_OFFSET_CHARGING_SESSION or CO2_DONATION
     OUT o_outcome text,
     OUT o_transaction_id bigint,
     OUT o_partner_id bigint,
@@ -54,6 +59,10 @@ DECLARE
 BEGIN
     IF p_kilometer IS NULL OR p_kilometer <= 0 THEN
         RAISE EXCEPTION 'a payment debits a positive number of kilometers, not %', p_kilometer
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF p_kind IS NULL OR p_kind NOT IN ('PAY_FOR_CHARGING_SESSION', 'CO2_OFFSET_CHARGING_SESSION', 'CO2_DONATION') THEN
+        RAISE EXCEPTION 'a customer pays a charging session, a CO2 offset or a donation, not %', p_kind
             USING ERRCODE = 'check_violation';
     END IF;
 
@@ -97,15 +106,20 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT a.id INTO STRICT v_partner_account_id
-      FROM ledger_account a WHERE a.kind = 'PARTNER' AND a.partner_id = o_partner_id AND a.unit = 'KM';
+    IF p_kind = 'PAY_FOR_CHARGING_SESSION' THEN
+        SELECT a.id INTO STRICT v_partner_account_id
+          FROM ledger_account a WHERE a.kind = 'PARTNER' AND a.partner_id = o_partner_id AND a.unit = 'KM';
+    ELSE
+        SELECT a.id INTO STRICT v_partner_account_id
+          FROM ledger_account a WHERE a.kind = 'SYSTEM' AND a.code = 'km_co2_offset';
+    END IF;
 
     -- 3. The transaction row, which is also the duplicate check.
     INSERT INTO ledger_transaction
         (kind, status, customer_id, partner_id, external_id, reference, evse_id, service_data,
          reverses_id, created_by_id, reason, created_at)
     VALUES
-        ('PAY_FOR_CHARGING_SESSION', 'CONFIRMED', o_customer_id, o_partner_id, p_external_id, p_reference, p_evse_id,
+        (p_kind, 'CONFIRMED', o_customer_id, o_partner_id, p_external_id, p_reference, p_evse_id,
          p_service_data, NULL, NULL, '', p_created_at)
     ON CONFLICT (partner_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
     RETURNING id INTO o_transaction_id;

@@ -1,6 +1,8 @@
 """Every page of the back-office answers: each list and each object's page loads for a superuser (never a 500), and
 each role reads exactly the lists its group allows; a staff user in no group logs in and reads nothing."""
 
+from datetime import date
+
 import pytest
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,8 +22,9 @@ from gateways.models import GatewayBatchFile
 from gateways.tests.factories import CardChargeFactory
 from ledger import services as ledger_services
 from ledger.tests.factories import SessionPaymentFactory
-from ledger.tests.helpers import grant, wallet_of
+from ledger.tests.helpers import CO2_REQUEST, grant, grid_intensities_seed, wallet_of
 from reconciliation.services import reconcile
+from statements import services as statements_services
 from webhooks import services as webhooks_services
 from webhooks.models import WebhookDelivery
 
@@ -35,6 +38,9 @@ BACK_OFFICE = {
     "accounts.user",
     "ledger.transaction",
     "ledger.account",
+    "ledger.co2computation",
+    "ledger.gridintensity",
+    "statements.partnerstatement",
     "reconciliation.reconciliationrun",
     "reconciliation.reconciliationfinding",
     "gateways.cardcharge",
@@ -69,6 +75,16 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
     webhooks_services.event_dispatch(event_pk=PartnerEvent.objects.get().pk)
     webhooks_services.delivery_attempt(delivery_id=WebhookDelivery.objects.get().pk)
+    grid_intensities_seed()
+    ledger_services.co2_offset_pay(
+        partner_code=partner.code,
+        access_key_id=None,
+        external_user_id="pcsUserId001",
+        external_id="CO2-9001",
+        kilometer=None,
+        service_data=dict(CO2_REQUEST["serviceSpecificData"]),
+    )
+    statements_services.statement_close(partner=partner, month=date(2026, 1, 1))
     charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.card_charge_capture(charge_id=charge.pk)
     gateway_services.settlement_close()

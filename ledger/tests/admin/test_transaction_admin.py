@@ -15,7 +15,7 @@ from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
 from accounts.tests.helpers import assert_audited
 from backoffice.tests.helpers import money_state, shown_ids, shown_messages, staff_member, text
 from ledger import services
-from ledger.models import Account, Entry, Transaction, TransactionKind, TransactionStatus, Unit
+from ledger.models import Account, AccountKind, Entry, Transaction, TransactionKind, TransactionStatus, Unit
 from ledger.tests.factories import SessionPaymentFactory
 from ledger.tests.helpers import SEED_REQUEST, grant, pay_url, wallet_of
 
@@ -201,7 +201,7 @@ def test_detail_page_is_read_only_and_shows_the_entries(support_client, payment,
     page = text(response)
     [entries] = response.context["inline_admin_formsets"]
     shown_entries = sorted((form.original.account_id, form.original.amount) for form in entries)
-    partner_account = Account.objects.get(partner=partner)
+    partner_account = Account.objects.get(partner=partner, kind=AccountKind.PARTNER)
     assert shown_entries == sorted([(wallet_of(payment.customer).pk, -38), (partner_account.pk, 38)])
     assert response.context["has_change_permission"] is False
     assert response.context["has_delete_permission"] is False

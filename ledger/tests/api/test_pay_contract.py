@@ -196,10 +196,7 @@ def test_kilometer_boundaries_accepted(api, funded_link, seed_request, km):
     assert body["kilometer"] == -km
 
 
-@pytest.mark.parametrize(
-    "service",
-    ["CO2_OFFSET_CHARGING_SESSION", "DONATE_FOR_CO2_OFFSET", "UNKNOWN_SERVICE", "pay_for_charging_session", f"{PAY} "],
-)
+@pytest.mark.parametrize("service", ["UNKNOWN_SERVICE", "pay_for_charging_session", f"{PAY} ", "CO2_DONATION"])
 def test_service_not_supported(api, funded_link, seed_request, service):
     seed_request["service"] = service
 
@@ -595,7 +592,7 @@ def test_address_formatting(api, funded_link, seed_request, street, number, city
     [
         ({"kilometer": -5}, "INVALID_PARAMETER", [-5, "kilometer"]),
         ({SSD: None}, "MANDATORY_PARAMETER_NOT_SET", [SSD]),
-        ({"service": "DONATE_FOR_CO2_OFFSET"}, "INVALID_PARAMETER", ["DONATE_FOR_CO2_OFFSET", "service"]),
+        ({"service": "PLANT_A_TREE"}, "INVALID_PARAMETER", ["PLANT_A_TREE", "service"]),
     ],
 )
 def test_bad_body_on_an_unknown_user_is_400_not_404(api, funded_link, seed_request, change, error, args):

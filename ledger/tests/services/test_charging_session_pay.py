@@ -86,7 +86,7 @@ def test_a_payment_is_one_statement_and_records_every_field(key, funded_link):
 
 
 def test_the_partner_account_row_is_neither_updated_nor_locked(key, funded_link):
-    partner_account = funded_link.partner.accounts.get()
+    partner_account = funded_link.partner.accounts.get(kind=AccountKind.PARTNER)
 
     def row_versions():
         with connection.cursor() as cursor:

@@ -4,7 +4,7 @@ from django.db import connection
 from accounts.tests.factories import CustomerFactory
 from core.errors import InvalidParameter, ObjectNotFound
 from ledger import services
-from ledger.models import Transaction, TransactionKind
+from ledger.models import AccountKind, Transaction, TransactionKind
 from ledger.tests.helpers import grant, wallet_of
 
 
@@ -78,6 +78,6 @@ def test_payment_locks_and_updates_only_the_customer_wallet_row(db, link, seed_r
 
     after = _account_row_versions()
     assert {pk for pk, versions in before.items() if after[pk] != versions} == {wallet.pk}
-    partner_account = link.partner.accounts.get()
+    partner_account = link.partner.accounts.get(kind=AccountKind.PARTNER)
     assert partner_account.balance is None
     assert wallet_of(link.customer).balance == 43
