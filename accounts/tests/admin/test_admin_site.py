@@ -44,6 +44,7 @@ BACK_OFFICE = {
     "reconciliation.reconciliationrun",
     "reconciliation.reconciliationfinding",
     "gateways.cardcharge",
+    "gateways.cardcredit",
     "gateways.settlementbatch",
     "gateways.gatewaybatchfile",
     "accounts.partnerevent",
@@ -87,6 +88,7 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     statements_services.statement_close(partner=partner, month=date(2026, 1, 1))
     charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.card_charge_capture(charge_id=charge.pk)
+    gateway_services.card_credit_create(requested_by=service_account, customer=hop_customer, amount_cents=500)
     gateway_services.settlement_close()
     gateway_services.gateway_batch_file_store(
         cycle_code="C-1", content="GatewayTransID,Amount,Type\r\n1,500,sale\r\n", uploaded_by=finance_user
