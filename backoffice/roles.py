@@ -19,7 +19,7 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
+_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation", "backoffice")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",

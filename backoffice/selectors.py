@@ -6,8 +6,11 @@ from datetime import datetime
 from django.db.models import OuterRef, Subquery, Sum
 
 from accounts.models import AuditLog, PartnerLink
+from core import money
 from gateways.models import CardCharge
 from ledger.models import AccountKind, Entry, Transaction, TransactionKind, TransactionStatus
+
+from .models import RefusalApi, RefusedAttempt
 
 
 @dataclass(frozen=True)
@@ -15,7 +18,7 @@ class TimelineEvent:
     """One thing that touched a customer, for the back-office timeline."""
 
     at: datetime
-    category: str  # payment, grant, adjustment, card, reversal, refund, gateway, staff, link
+    category: str  # payment, grant, adjustment, card, reversal, refund, gateway, staff, link, refused
     title: str
     detail: str
     amount: str  # signed, with its unit; "" when no money moved
@@ -34,9 +37,9 @@ _CATEGORY_BY_KIND = {
 
 def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEvent]:
     """Everything that touched a customer, newest first: wallet transactions (payments, grants, adjustments,
-    top-ups, reversals, refunds), card charges with each gateway attempt, staff actions, and partner links made
-    and removed. At most `limit` of each source are read (five queries whatever the history's length), then the
-    newest `limit` kept."""
+    top-ups, reversals, refunds), card charges with each gateway attempt, staff actions, partner links made
+    and removed, and API requests refused for the customer. At most `limit` of each source are read (six queries
+    whatever the history's length), then the newest `limit` kept."""
     wallet_entries = Entry.objects.filter(
         transaction=OuterRef("pk"), account__kind=AccountKind.WALLET, account__customer_id=customer_id
     )
@@ -65,7 +68,7 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
             )
             if part
         )
-        amount = f"{txn.wallet_amount:+d} {txn.wallet_unit}" if txn.wallet_amount else ""
+        amount = money.amount(txn.wallet_amount, txn.wallet_unit, signed=True) if txn.wallet_amount else ""
         events.append(
             TimelineEvent(
                 txn.created_at,
@@ -85,9 +88,9 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
                 charge.created_at,
                 "card",
                 f"Card charge #{charge.pk}: {charge.get_status_display()}",
-                f"requested {charge.amount_requested}¢"
-                + (f", authorized {charge.amount_authorized}¢" if charge.amount_authorized else "")
-                + (f", debt {charge.debt_cents}¢" if charge.debt_cents else "")
+                f"requested {money.dollars(charge.amount_requested)}"
+                + (f", authorized {money.dollars(charge.amount_authorized)}" if charge.amount_authorized else "")
+                + (f", debt {money.dollars(charge.debt_cents)}" if charge.debt_cents else "")
                 + (f" · {charge.review_reason}" if charge.review_reason else ""),
                 "",
                 ("gateways.cardcharge", charge.pk),
@@ -130,5 +133,107 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
                     link.removed_at, "link", f"Unlinked by {link.partner.code}", who, "", ("accounts.partnerlink", link.pk)
                 )
             )
+    refusals = (
+        RefusedAttempt.objects.filter(customer_id=customer_id).select_related("partner").order_by("-created_at", "-id")[:limit]
+    )
+    for attempt in refusals:
+        sent = " · ".join(
+            part
+            for part in (
+                attempt.partner.name if attempt.partner_id else "",
+                f"userId {attempt.user_id}" if attempt.user_id else "",
+                f"transactionId {attempt.transaction_id}" if attempt.transaction_id else "",
+                f"request {attempt.request_id}",
+            )
+            if part
+        )
+        events.append(
+            TimelineEvent(
+                attempt.created_at,
+                "refused",
+                f"Refused: {attempt.error_code}",
+                f"{refusal_reason(attempt)} ({sent})",
+                money.amount(attempt.amount, attempt.unit),
+                ("backoffice.refusedattempt", attempt.pk),
+            )
+        )
     events.sort(key=lambda event: event.at, reverse=True)
     return events[:limit]
+
+
+def _args(attempt: RefusedAttempt, count: int) -> list:
+    args = attempt.error_args if isinstance(attempt.error_args, list) else []
+    return [*args, *[""] * count][:count]
+
+
+def _andcharge_reason(attempt: RefusedAttempt) -> str:
+    code = attempt.error_code
+    if code == "ACCOUNT_BALANCE_NOT_SUFFICIENT":
+        available, requested = _args(attempt, 2)
+        return (
+            f"Not enough kilometers: the wallet held {money.kilometers(available)}, "
+            f"the partner asked for {money.kilometers(requested)}."
+        )
+    if code == "REFERENCED_OBJECT_NOT_FOUND":
+        kind, name = _args(attempt, 2)
+        if kind == "user":
+            return f"The partner's userId {name} is not linked to a customer (never linked, or unlinked)."
+        return f"No {kind} {name} for this partner."
+    if code == "TRANSACTION_ALREADY_PROCESSED":
+        (transaction_id,) = _args(attempt, 1)
+        return f"transactionId {transaction_id} was already used by an earlier payment: nothing was taken twice."
+    if code == "INVALID_PARAMETER":
+        value, name = _args(attempt, 2)
+        return f"The request's {name} was not acceptable: {value!r}."
+    if code == "MANDATORY_PARAMETER_NOT_SET":
+        (name,) = _args(attempt, 1)
+        return f"The request lacked {name}."
+    if code == "PARAMETER_MAX_LENGTH":
+        name, longest = _args(attempt, 2)
+        return f"The request's {name} was longer than {longest} characters."
+    if code == "INVALID_FORMAT":
+        return "The request's body was not a JSON object."
+    if code == "ACCESS_DENIED":
+        return "The partner may not do this: another partner's path, or the partner is not activated yet."
+    if code == "TOO_MANY_REQUESTS":
+        (seconds,) = _args(attempt, 1)
+        return f"The partner went over its rate limit (retry after {seconds} s)."
+    if code == "PAYLOAD_TOO_LARGE":
+        (limit,) = _args(attempt, 1)
+        return f"The request's body was over {limit} bytes."
+    if code == "METHOD_NOT_ALLOWED":
+        (method,) = _args(attempt, 1)
+        return f"{method} is not allowed there."
+    return f"Refused with {code} {attempt.error_args}."
+
+
+_HOP_REASONS = {
+    "10004": "No such customer for this partner: unknown, not linked to the partner, or an unknown or revoked RFID token.",
+    "10012": "The request's body was not JSON, or was over the size limit.",
+    "10015": "A request with the same Idempotency-Key was still running; this one did nothing.",
+    "10016": "The Idempotency-Key had already been used with a different request.",
+    "10017": "The service account went over its rate limit.",
+    "10019": "The card gateway was busy: nothing was charged, the partner may retry.",
+}
+
+
+def _hop_reason(attempt: RefusedAttempt) -> str:
+    detail = attempt.error_args if isinstance(attempt.error_args, dict) else {}
+    field_errors = detail.get("errors") if isinstance(detail.get("errors"), dict) else {}
+    said = "; ".join(f"{field} {', '.join(map(str, messages))}" for field, messages in field_errors.items())
+    if attempt.error_code == "10006":
+        if "payment" in field_errors:
+            return "No card was sent and none is on record for this partner."
+        return f"The card charge failed: {'; '.join(map(str, field_errors.get('charge', []))) or said}."
+    if attempt.error_code == "10013":
+        return f"The request was invalid: {said}."
+    if attempt.error_code in _HOP_REASONS:
+        return _HOP_REASONS[attempt.error_code]
+    return f"{detail.get('message', 'Refused')}: {said}."
+
+
+def refusal_reason(attempt: RefusedAttempt) -> str:
+    """Why a request was refused, in words support can read out to a customer."""
+    if attempt.api == RefusalApi.ANDCHARGE:
+        return _andcharge_reason(attempt)
+    return _hop_reason(attempt)

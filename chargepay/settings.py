@@ -184,6 +184,8 @@ SPECTACULAR_SETTINGS = {
 KM_MAX_PER_TRANSACTION = env.int("KM_MAX_PER_TRANSACTION", default=100_000)
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
+# How long refused API requests are kept for support (DESIGN §12); `manage.py purge_refused_attempts` deletes older.
+ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=90)
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
 # Mail (customers' password-reset links): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@host:587;
 # the default prints mails on the console.
@@ -215,6 +217,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
     "reconcile": {"task": "reconciliation.reconcile", "schedule": crontab(hour=4, minute=0)},
+    "purge-refused-attempts": {"task": "backoffice.purge_refused_attempts", "schedule": crontab(hour=3, minute=30)},
     "close-settlement-batch": {
         "task": "gateways.close_settlement_batch",
         "schedule": crontab(hour=2, minute=0),

@@ -15,7 +15,7 @@ from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
-READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
+READ_APPS = ("accounts", "ledger", "gateways", "reconciliation", "backoffice")
 SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge", "accounts.send_password_reset_customer"}
 FINANCE_EXTRA = SUPPORT_EXTRA | {
     "ledger.reverse_any_transaction",

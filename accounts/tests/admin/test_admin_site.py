@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
 from accounts.models import PartnerCallbackPrefix, User
-from accounts.tests.helpers import login
+from accounts.tests.helpers import bearer, login
 from backoffice.tests.helpers import staff_member
 from gateways import services as gateway_services
 from gateways.models import GatewayBatchFile
@@ -38,6 +38,7 @@ BACK_OFFICE = {
     "gateways.cardcharge",
     "gateways.settlementbatch",
     "gateways.gatewaybatchfile",
+    "backoffice.refusedattempt",
 }
 READS = {
     "support": BACK_OFFICE,
@@ -58,6 +59,7 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     key, secret = api_key
     tokens = login(APIClient(), key.access_key_id, secret).json()  # an outstanding refresh token ...
     accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
+    bearer(tokens["accessToken"]).get("/v1/partners/PCS-001/accounts/noSuchUser")  # a refused attempt
     payment = SessionPaymentFactory(partner=partner, external_user_id="pcsUserId001", external_id="T-9001", kilometer=38)
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
     charge = CardChargeFactory(requested_by=service_account, customer=hop_customer, amount_cents=500)
