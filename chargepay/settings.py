@@ -230,8 +230,9 @@ CHARGE_SWEEP_AFTER_SECONDS = env.int("CHARGE_SWEEP_AFTER_SECONDS", default=30)
 CAPTURE_MAX_RETRIES = env.int("CAPTURE_MAX_RETRIES", default=8)
 # An authorized charge not captured within this many hours is a reconciliation finding.
 CAPTURE_WINDOW_HOURS = env.int("CAPTURE_WINDOW_HOURS", default=24)
-# Where reconciliation fetches a settled batch's CSV when finance has not uploaded one (the sandbox's export).
-GATEWAY_BATCH_EXPORT_URL = env("GATEWAY_BATCH_EXPORT_URL", default="http://127.0.0.1:8099/_sandbox/batches/{cycle_code}.csv")
+# Where reconciliation fetches a settled batch's CSV when finance has not uploaded one ({cycle_code} is filled in).
+# Unset: the sandbox's export path on GATEWAY_URL's scheme and host (reconciliation.checks.batch_export_url).
+GATEWAY_BATCH_EXPORT_URL = env("GATEWAY_BATCH_EXPORT_URL", default="")
 CAPTURE_RETRY_MAX_DELAY = env.int("CAPTURE_RETRY_MAX_DELAY", default=600)
 
 # --- Card gateway (BridgeComm); used by the HOP issue ------------------------------------------

@@ -205,6 +205,18 @@ class SettlementBatchAdmin(ReadOnlyModelAdmin):
     list_filter = ("status",)
 
 
+def _batch_csv(upload) -> str:
+    """The uploaded file as text, if it is a batch CSV (UTF-8, a header naming GatewayTransID, Amount and Type)."""
+    try:
+        text = upload.read(5 * 1024 * 1024 + 1).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise forms.ValidationError("The file is not UTF-8 text.") from None
+    header = text.splitlines()[0] if text else ""
+    if not {"GatewayTransID", "Amount", "Type"} <= set(header.split(",")):
+        raise forms.ValidationError("The first line must name GatewayTransID, Amount and Type.")
+    return text
+
+
 class BatchFileForm(forms.ModelForm):
     csv_file = forms.FileField(help_text="The gateway's settled-batch CSV (GatewayTransID, TransactionID, Amount, Type, …).")
 
@@ -212,33 +224,91 @@ class BatchFileForm(forms.ModelForm):
         model = GatewayBatchFile
         fields = ("cycle_code",)
 
+    def clean_cycle_code(self):
+        cycle_code = self.cleaned_data["cycle_code"]
+        if GatewayBatchFile.objects.filter(cycle_code=cycle_code, replaced_at__isnull=True).exists():
+            raise forms.ValidationError("A file for this cycle is already uploaded: open it and use “Replace this file”.")
+        return cycle_code
+
     def clean_csv_file(self):
-        upload = self.cleaned_data["csv_file"]
-        try:
-            text = upload.read(5 * 1024 * 1024 + 1).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The file is not UTF-8 text.") from None
-        header = text.splitlines()[0] if text else ""
-        if not {"GatewayTransID", "Amount", "Type"} <= set(header.split(",")):
-            raise forms.ValidationError("The first line must name GatewayTransID, Amount and Type.")
-        return text
+        return _batch_csv(self.cleaned_data["csv_file"])
+
+
+class ReplaceBatchFileForm(ReasonForm):
+    csv_file = forms.FileField(help_text="The right CSV for this cycle. The file it replaces is kept.")
+
+    field_order = ("csv_file", "reason")
+
+    def clean_csv_file(self):
+        return _batch_csv(self.cleaned_data["csv_file"])
 
 
 @admin.register(GatewayBatchFile)
 class GatewayBatchFileAdmin(admin.ModelAdmin):
-    """Finance uploads the gateway's batch CSV; reconciliation matches against it instead of the export."""
+    """Finance uploads the gateway's batch CSV; reconciliation matches against it instead of the export. A wrong
+    file is replaced (with a reason, audited); the replaced one stays listed, marked replaced."""
 
     audited_by_service = True  # saves go through an audited service: no mirrored admin edit
 
     form = BatchFileForm
-    list_display = ("cycle_code", "uploaded_by", "uploaded_at")
-    readonly_fields = ("uploaded_by", "uploaded_at")
+    list_display = ("cycle_code", "uploaded_by", "uploaded_at", "replaced_at", "replaced_by")
+    list_filter = (("replaced_at", admin.EmptyFieldListFilter),)
+    search_fields = ("=cycle_code",)
+    readonly_fields = ("uploaded_by", "uploaded_at", "replaced_at", "replaced_by", "replaced_with", "content")
+    change_form_template = "admin/gateways/gatewaybatchfile/change_form.html"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("cycle_code", "csv_file")
+        return ("cycle_code", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("cycle_code", *self.readonly_fields) if obj is not None else ()
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_replace": request.user.has_perm("gateways.add_gatewaybatchfile")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/replace/",
+                self.admin_site.admin_view(self.replace_view),
+                name="gateways_gatewaybatchfile_replace",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replace_view(self, request, object_id: int):
+        """Replace a wrongly uploaded file (finance): the old one is kept, the new one is what reconciliation reads."""
+        if not request.user.has_perm("gateways.add_gatewaybatchfile"):
+            raise PermissionDenied
+        old = get_object_or_404(GatewayBatchFile, pk=object_id)
+        return staff_action_page(
+            request,
+            self,
+            obj=old,
+            form=ReplaceBatchFileForm(request.POST or None, request.FILES or None),
+            perform=lambda data: services.gateway_batch_file_replace(
+                file_id=old.pk, content=data["csv_file"], replaced_by=request.user, reason=data["reason"]
+            ),
+            done=lambda stored: (
+                f"Batch file for {stored.cycle_code} replaced: #{stored.pk} is current, #{old.pk} is kept as replaced.",
+                reverse("admin:gateways_gatewaybatchfile_change", args=[stored.pk]),
+            ),
+            template="admin/staff_action.html",
+            context={
+                "title": f"Replace the batch file of {old.cycle_code}",
+                "confirm_label": "Replace",
+                "blocked": f"This file was already replaced by #{old.replaced_with_id}." if old.replaced_at else "",
+            },
+        )
 
     def save_model(self, request, obj, form, change):
         stored = services.gateway_batch_file_store(
