@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, admin_url, render_staff_page, staff_action_page
 
 from . import services
@@ -240,6 +241,13 @@ class PartnerLinkAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False
 
 
+def _balances(balances) -> str:
+    """{"KM": 45, "USD": 0} as `45 km · $0.00` ("-" when the action moved no balance)."""
+    if not isinstance(balances, dict) or not balances:
+        return "–"
+    return " · ".join(money.amount(value, unit) for unit, value in balances.items())
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyModelAdmin):
     list_display = (
@@ -250,8 +258,8 @@ class AuditLogAdmin(ReadOnlyModelAdmin):
         "customer",
         "partner",
         "reason",
-        "balances_before",
-        "balances_after",
+        "before",
+        "after",
     )
     list_filter = ("action", ("created_at", DateRangeFilterBuilder(title="when")), "actor")
     list_select_related = ("actor", "customer", "partner")
@@ -267,11 +275,19 @@ class AuditLogAdmin(ReadOnlyModelAdmin):
         "customer",
         "partner",
         "reason",
-        "balances_before",
-        "balances_after",
+        "before",
+        "after",
         "detail",
     )
     readonly_fields = fields
+
+    @admin.display(description="balances before")
+    def before(self, record: AuditLog) -> str:
+        return _balances(record.balances_before)
+
+    @admin.display(description="balances after")
+    def after(self, record: AuditLog) -> str:
+        return _balances(record.balances_after)
 
     @admin.display(description="object")
     def target(self, record: AuditLog):

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rangefilter.filters import DateRangeFilterBuilder
 
+from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, masked_metadata, staff_action_page
 
 from . import services
@@ -81,31 +82,33 @@ class StaffAttentionFilter(admin.SimpleListFilter):
 
 @admin.register(CardCharge)
 class CardChargeAdmin(ReadOnlyModelAdmin):
-    list_display = (
-        "id",
-        "customer",
-        "partner",
-        "amount_requested",
-        "amount_authorized",
-        "status",
-        "debt_cents",
-        "card",
-        "created_at",
-    )
+    list_display = ("id", "created_at", "requested", "authorized", "status", "debt", "customer", "partner")
     list_filter = ("status", DebtFilter, StaffAttentionFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
     list_select_related = ("customer", "partner", "payment_method")
     search_fields = ("=gateway_transaction_id", "=gateway_trans_id", "=capture_gateway_trans_id", "customer__email")
     search_help_text = "Gateway transaction ids, customer email; a number also matches a charge or customer id"
     ordering = ("-id",)
     show_full_result_count = False
-    exclude = ("metadata", "payment_method")
-    readonly_fields = ("card", "masked_authorization_metadata")
+    exclude = ("metadata", "payment_method", "amount_requested", "amount_authorized", "debt_cents")
+    readonly_fields = ("requested", "authorized", "debt", "card", "masked_authorization_metadata")
     inlines = [GatewayAttemptInline]
     change_form_template = "admin/gateways/cardcharge/change_form.html"
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return queryset | self.get_queryset(request).filter(id_search(search_term, "customer_id")), may_have_duplicates
+
+    @admin.display(description="requested", ordering="amount_requested")
+    def requested(self, charge: CardCharge) -> str:
+        return money.dollars(charge.amount_requested)
+
+    @admin.display(description="authorized", ordering="amount_authorized")
+    def authorized(self, charge: CardCharge) -> str:
+        return money.dollars(charge.amount_authorized) or "–"
+
+    @admin.display(description="debt", ordering="debt_cents")
+    def debt(self, charge: CardCharge) -> str:
+        return money.dollars(charge.debt_cents) if charge.debt_cents else "–"
 
     @admin.display(description="card")
     def card(self, charge: CardCharge) -> str:
@@ -201,8 +204,12 @@ class CardChargeAdmin(ReadOnlyModelAdmin):
 
 @admin.register(SettlementBatch)
 class SettlementBatchAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "cycle_code", "status", "charge_count", "amount_cents", "created_at", "closed_at")
+    list_display = ("id", "cycle_code", "status", "charge_count", "amount", "created_at", "closed_at")
     list_filter = ("status",)
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, batch: SettlementBatch) -> str:
+        return money.dollars(batch.amount_cents)
 
 
 def _batch_csv(upload) -> str:

@@ -198,7 +198,7 @@ def test_finance_grants_goodwill_kilometers(finance_client, finance_user, funded
     )
 
     assert page.status_code == 200
-    assert '<p id="current-balances">100 km · 0 cents</p>' in text(page)
+    assert '<p id="current-balances">100 km · $0.00</p>' in text(page)
     assert response.status_code == 302
     assert response["Location"] == change_url(customer)
     txn = Transaction.objects.get(kind=TransactionKind.KM_GRANT, created_by=finance_user)
