@@ -23,6 +23,7 @@ from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, admin_url, render_staff_page, staff_action_page
 
 from . import services
+from .exports import CsvExportMixin
 from .forms import ApiKeyForm
 from .models import AuditLog, Partner, PartnerApiKey, PartnerCallbackPrefix, PartnerLink, PartnerStatus, User
 
@@ -249,7 +250,21 @@ def _balances(balances) -> str:
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyModelAdmin):
+class AuditLogAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("actor", "actor__username"),
+        ("action", "action"),
+        ("object_type", "object_type"),
+        ("object_id", "object_id"),
+        ("customer_id", "customer_id"),
+        ("partner", "partner__code"),
+        ("reason", "reason"),
+        ("balances_before", "balances_before"),
+        ("balances_after", "balances_after"),
+        ("detail", "detail"),
+    )
     list_display = (
         "created_at",
         "actor",

@@ -217,6 +217,7 @@ class AuditAction(models.TextChoices):
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
+    CSV_EXPORT = "csv_export", "List exported as CSV"
 
 
 class AuditLog(models.Model):

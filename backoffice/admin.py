@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
 from accounts import services as accounts_services
+from accounts.exports import CsvExportMixin
 from accounts.models import Customer, PartnerLink, RfidToken
 from core import money
 from core.admin import (
@@ -181,11 +182,30 @@ def _correction_error_message(error: ChargepayError) -> str:
 
 
 @admin.register(RefusedAttempt)
-class RefusedAttemptAdmin(ReadOnlyModelAdmin):
+class RefusedAttemptAdmin(CsvExportMixin, ReadOnlyModelAdmin):
     """API requests refused after authentication (DESIGN §12), newest first: found by transactionId, userId,
     request id, error code or Idempotency-Key; each says why in words and links to the customer it named."""
 
     list_display = ("created_at", "partner", "user_id", "amount_shown", "error_code", "reason_short", "customer_link")
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("api", "api"),
+        ("partner", "partner__code"),
+        ("userId", "user_id"),
+        ("customer_id", "customer_id"),
+        ("transactionId", "transaction_id"),
+        ("idempotency_key", "idempotency_key"),
+        ("amount", "amount"),  # as asked: kilometers (&Charge) or cents (HOP)
+        ("unit", "unit"),
+        ("status", "status"),
+        ("error_code", "error_code"),
+        ("error_args", "error_args"),
+        ("reason", selectors.refusal_reason),
+        ("request_id", "request_id"),
+        ("method", "method"),
+        ("path", "path"),
+    )
     list_filter = ("api", "error_code", "status", ("created_at", DateRangeFilterBuilder(title="when")))
     list_select_related = ("partner",)
     search_fields = ("=transaction_id", "=user_id", "=request_id", "=error_code", "=idempotency_key")

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rangefilter.filters import DateRangeFilterBuilder
 
+from accounts.exports import CsvExportMixin, cents_as_dollars
 from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, masked_metadata, staff_action_page
 
@@ -81,7 +82,21 @@ class StaffAttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(CardCharge)
-class CardChargeAdmin(ReadOnlyModelAdmin):
+class CardChargeAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("status", "status"),
+        ("requested_usd", lambda c: cents_as_dollars(c.amount_requested)),
+        ("authorized_usd", lambda c: cents_as_dollars(c.amount_authorized)),
+        ("debt_usd", lambda c: cents_as_dollars(c.debt_cents)),
+        ("customer_id", "customer_id"),
+        ("partner", "partner__code"),
+        ("card", lambda c: c.payment_method.masked_token if c.payment_method_id else ""),
+        ("gateway_trans_id", "gateway_trans_id"),
+        ("batch", "batch_id"),
+        ("review_reason", "review_reason"),
+    )
     list_display = ("id", "created_at", "requested", "authorized", "status", "debt", "customer", "partner")
     list_filter = ("status", DebtFilter, StaffAttentionFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
     list_select_related = ("customer", "partner", "payment_method")

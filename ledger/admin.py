@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
+from accounts.exports import CsvExportMixin, cents_as_dollars
 from accounts.models import Customer
 from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, staff_action_page
@@ -22,6 +23,7 @@ from .models import (
     Entry,
     Transaction,
     TransactionStatus,
+    Unit,
 )
 
 
@@ -40,8 +42,27 @@ class EntryInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("account", "account__customer", "account__partner")
 
 
+def _wallet_amount(txn) -> str:
+    if not txn.wallet_amount:
+        return ""
+    return cents_as_dollars(txn.wallet_amount) if txn.wallet_unit == Unit.USD_CENTS else str(txn.wallet_amount)
+
+
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyModelAdmin):
+class TransactionAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("kind", "kind"),
+        ("status", "status"),
+        ("partner", "partner__code"),
+        ("customer_id", "customer_id"),
+        ("transactionId", "external_id"),
+        ("reference", "reference"),
+        ("evse_id", "evse_id"),
+        ("wallet_amount", _wallet_amount),  # dollars for cents, whole kilometers for km
+        ("unit", lambda txn: txn.wallet_unit or ""),
+    )
     # The amount comes early, so it is on screen at 1366 px; reference and EVSE_ID are searched and on the detail.
     list_display = ("id", "created_at", "wallet_amount", "kind", "status", "partner", "customer", "external_id")
     list_filter = ("partner", "kind", "status", ("created_at", DateRangeFilterBuilder(title="created")))

@@ -4,6 +4,7 @@ resolves with a note."""
 from django import forms
 from django.contrib import admin, messages
 
+from accounts.exports import CsvExportMixin
 from core import money
 from core.admin import ReadOnlyInline
 from core.errors import ChargepayError
@@ -59,7 +60,21 @@ class ResolveFindingForm(forms.ModelForm):
 
 
 @admin.register(ReconciliationFinding)
-class ReconciliationFindingAdmin(admin.ModelAdmin):
+class ReconciliationFindingAdmin(CsvExportMixin, admin.ModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("kind", "kind"),
+        ("severity", "severity"),
+        ("status", "status"),
+        ("business_date", "last_run__business_date"),
+        ("expected", "expected_amount"),  # cents for card kinds, the ledger unit or a count otherwise
+        ("actual", "actual_amount"),
+        ("involved", "involved"),
+        ("detail", "detail"),
+        ("first_seen", "first_run__started_at"),
+        ("resolved_by", "resolved_by__username"),
+        ("resolution_note", "resolution_note"),
+    )
     audited_by_service = True  # saves go through an audited service: no mirrored admin edit
     list_display = ("id", "kind", "severity", "status", "expected", "actual", "first_run", "last_run")
     list_filter = ("status", "severity", "kind", "last_run__business_date")
