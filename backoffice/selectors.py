@@ -1,14 +1,18 @@
 """Reads across apps for the back-office."""
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import AuditLog, PartnerLink
 from core import money
-from gateways.models import CardCharge
-from ledger.models import AccountKind, Entry, Transaction, TransactionKind, TransactionStatus
+from gateways.models import CardCharge, ChargeStatus
+from ledger.models import Account, AccountKind, Entry, Transaction, TransactionKind, TransactionStatus, Unit
+from reconciliation.models import FindingStatus, ReconciliationFinding, ReconciliationRun
 
 from .models import RefusalApi, RefusedAttempt
 
@@ -237,3 +241,91 @@ def refusal_reason(attempt: RefusedAttempt) -> str:
     if attempt.api == RefusalApi.ANDCHARGE:
         return _andcharge_reason(attempt)
     return _hop_reason(attempt)
+
+
+@dataclass
+class Dashboard:
+    """What the admin's front page shows finance and support (backoffice/templatetags/dashboard.py draws it)."""
+
+    since: date
+    km_paid_by_day: list[tuple[str, int]] = field(default_factory=list)
+    km_paid_by_partner: list[tuple[str, int]] = field(default_factory=list)
+    topups_by_day: list[tuple[str, int]] = field(default_factory=list)  # cents
+    refusals_by_code: list[tuple[str, int]] = field(default_factory=list)
+    charges_by_status: list[tuple[str, int]] = field(default_factory=list)  # counts
+    charge_cents_by_status: dict[str, int] = field(default_factory=dict)
+    debt_cents: int = 0
+    open_findings: list[tuple[str, int]] = field(default_factory=list)  # "severity kind" → count
+    open_errors: int = 0
+    last_run: ReconciliationRun | None = None
+    liability: dict[str, int] = field(default_factory=dict)  # unit → held by customers
+
+
+def dashboard(*, days: int = 14, today: date | None = None) -> Dashboard:
+    """The dashboard's figures over the last `days` days (money flows) and now (states). Six aggregate
+    queries whatever the number of rows: each groups in the database and returns at most days x kinds x
+    partners, statuses, codes or kinds rows."""
+    today = today or timezone.localdate()
+    since = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(since, time.min))
+    board = Dashboard(since=since)
+
+    # Wallet entries of payments (km out) and top-ups (cents in), by day, kind and partner: one query.
+    flows = (
+        Entry.objects.filter(
+            transaction__created_at__gte=start,
+            transaction__kind__in=(TransactionKind.PAY_FOR_CHARGING_SESSION, TransactionKind.CARD_TOPUP),
+            account__kind=AccountKind.WALLET,
+        )
+        .annotate(day=TruncDate("transaction__created_at"))
+        .values("day", "transaction__kind", "transaction__partner__code")
+        .annotate(total=Sum("amount"))
+    )
+    km_by_day: dict[date, int] = defaultdict(int)
+    km_by_partner: dict[str, int] = defaultdict(int)
+    cents_by_day: dict[date, int] = defaultdict(int)
+    for row in flows:
+        if row["transaction__kind"] == TransactionKind.PAY_FOR_CHARGING_SESSION:
+            km_by_day[row["day"]] -= row["total"]
+            km_by_partner[row["transaction__partner__code"] or "-"] -= row["total"]
+        else:
+            cents_by_day[row["day"]] += row["total"]
+    every_day = [since + timedelta(days=n) for n in range(days)]
+    board.km_paid_by_day = [(f"{day:%a %d %b}", km_by_day.get(day, 0)) for day in every_day]
+    board.km_paid_by_partner = sorted(km_by_partner.items(), key=lambda item: -item[1])
+    board.topups_by_day = [(f"{day:%a %d %b}", cents_by_day.get(day, 0)) for day in every_day]
+
+    board.refusals_by_code = [
+        (row["error_code"], row["n"])
+        for row in RefusedAttempt.objects.filter(created_at__gte=start)
+        .values("error_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "error_code")
+    ]
+    labels = dict(ChargeStatus.choices)
+    for row in CardCharge.objects.values("status").annotate(
+        n=Count("id"), requested=Sum("amount_requested"), debt=Sum("debt_cents")
+    ):
+        board.charges_by_status.append((str(row["status"]), row["n"]))
+        board.charge_cents_by_status[str(row["status"])] = row["requested"] or 0
+        board.debt_cents += row["debt"] or 0
+    order = list(labels)
+    board.charges_by_status.sort(key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+    for row in (
+        ReconciliationFinding.objects.filter(status=FindingStatus.OPEN)
+        .values("severity", "kind")
+        .annotate(n=Count("id"))
+        .order_by("severity", "-n")
+    ):
+        board.open_findings.append((f"{row['severity']} {row['kind']}", row["n"]))
+        if row["severity"] == "error":
+            board.open_errors += row["n"]
+    board.last_run = ReconciliationRun.objects.order_by("-started_at", "-id").first()
+    board.liability = {
+        row["unit"]: row["held"] or 0
+        for row in Account.objects.filter(kind=AccountKind.WALLET).values("unit").annotate(held=Sum("balance"))
+    }
+    board.liability.setdefault(Unit.KM, 0)
+    board.liability.setdefault(Unit.USD_CENTS, 0)
+    return board
