@@ -18,7 +18,7 @@ def _storable(value):
     """`value` with NUL removed from every text in it: PostgreSQL's text and jsonb cannot hold it, and a refused
     request may well carry one."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return value.replace("\x00", "")  # lone surrogates never get here: the JSON parser refuses them
     if isinstance(value, dict):
         return {_storable(str(key)): _storable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
