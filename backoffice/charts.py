@@ -6,9 +6,9 @@ from collections.abc import Callable
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-WIDTH = 560
-LABEL_WIDTH = 170
-VALUE_WIDTH = 110
+WIDTH = 480
+LABEL_WIDTH = 250
+VALUE_WIDTH = 70
 ROW_HEIGHT = 20
 BAR = "#417690"  # the admin's own blue
 HIGHLIGHT = "#ba2121"  # the admin's error red: review and debt

@@ -24,6 +24,13 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SCREEN = {"width": 1366, "height": 900}
 
 
+def _keep(shot: Path) -> None:
+    """With UPDATE_DOCS_SCREENSHOTS=1, the screenshot also replaces the README's copy."""
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS / shot.name)
+
+
 class Clicks:
     """Counts the clicks (and Enter presses) the agent makes."""
 
@@ -49,6 +56,8 @@ def test_support_finds_why_a_payment_was_refused_in_three_clicks(http_server, pa
     staff_member("sam.support", "support", password=STAFF_PASSWORD)
     page.set_viewport_size(SCREEN)
     admin_login(page, http_server, "sam.support")  # lands on the front page, the dashboard
+    expect(page.locator("#dashboard-refusals")).to_contain_text("ACCOUNT_BALANCE_NOT_SUFFICIENT: 1")
+    _keep(screenshot(page, "dashboard"))
 
     # When: the agent types the partner's userId into the front page's customer search and opens the customer.
     clicks = Clicks(page)
@@ -66,10 +75,7 @@ def test_support_finds_why_a_payment_was_refused_in_three_clicks(http_server, pa
     expect(row).to_contain_text(refused.headers["X-Request-Id"])
     assert clicks.count <= 3
     row.scroll_into_view_if_needed()
-    shot = screenshot(page, "support-refusal-reason")
-    if os.environ.get("UPDATE_DOCS_SCREENSHOTS"):
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOCS / shot.name)
+    _keep(screenshot(page, "support-refusal-reason"))
 
     # And one more click opens the refusal itself, with everything the partner sent.
     clicks.click("#timeline tr.timeline-refused a")
