@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
 
-.PHONY: layers run webhook-listen pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench bench-ledger-size bench-ledger bench-profile
+.PHONY: layers run webhook-listen pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench-dashboard bench bench-ledger-size bench-ledger bench-profile
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ bench-admin: install-dev
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chargepay_bench_admin'" | grep -q 1 || \
 		createdb -h 127.0.0.1 -U postgres chargepay_bench_admin
 	DEBUG=false SECRET_KEY=bench-secret JWT_SIGNING_KEY=bench-jwt SECURE_SSL_REDIRECT=false $(BIN)/python bench/admin_changelist.py
+
+bench-dashboard: install-dev
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'chargepay_bench_admin'" | grep -q 1 || \
+		createdb -h 127.0.0.1 -U postgres chargepay_bench_admin
+	DEBUG=false SECRET_KEY=bench-secret JWT_SIGNING_KEY=bench-jwt SECURE_SSL_REDIRECT=false $(BIN)/python bench/dashboard.py
 
 # Benchmarks (README "Benchmarks"; results in bench/RESULTS.md). They need PostgreSQL and Redis on localhost and wrk
 # (apt-get install -y wrk); each recreates its own chargepay_bench_* database.

@@ -19,9 +19,11 @@ from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, admin_url, render_staff_page, staff_action_page
 
 from . import services
+from .exports import CsvExportMixin
 from .forms import ApiKeyForm
 from .models import AuditLog, Partner, PartnerApiKey, PartnerCallbackPrefix, PartnerLink, PartnerStatus, User
 
@@ -240,8 +242,29 @@ class PartnerLinkAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False
 
 
+def _balances(balances) -> str:
+    """{"KM": 45, "USD": 0} as `45 km · $0.00` ("-" when the action moved no balance)."""
+    if not isinstance(balances, dict) or not balances:
+        return "–"
+    return " · ".join(money.amount(value, unit) for unit, value in balances.items())
+
+
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyModelAdmin):
+class AuditLogAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("actor", "actor__username"),
+        ("action", "action"),
+        ("object_type", "object_type"),
+        ("object_id", "object_id"),
+        ("customer_id", "customer_id"),
+        ("partner", "partner__code"),
+        ("reason", "reason"),
+        ("balances_before", "balances_before"),
+        ("balances_after", "balances_after"),
+        ("detail", "detail"),
+    )
     list_display = (
         "created_at",
         "actor",
@@ -250,8 +273,8 @@ class AuditLogAdmin(ReadOnlyModelAdmin):
         "customer",
         "partner",
         "reason",
-        "balances_before",
-        "balances_after",
+        "before",
+        "after",
     )
     list_filter = ("action", ("created_at", DateRangeFilterBuilder(title="when")), "actor")
     list_select_related = ("actor", "customer", "partner")
@@ -267,11 +290,19 @@ class AuditLogAdmin(ReadOnlyModelAdmin):
         "customer",
         "partner",
         "reason",
-        "balances_before",
-        "balances_after",
+        "before",
+        "after",
         "detail",
     )
     readonly_fields = fields
+
+    @admin.display(description="balances before")
+    def before(self, record: AuditLog) -> str:
+        return _balances(record.balances_before)
+
+    @admin.display(description="balances after")
+    def after(self, record: AuditLog) -> str:
+        return _balances(record.balances_after)
 
     @admin.display(description="object")
     def target(self, record: AuditLog):

@@ -40,6 +40,20 @@ def audit_record(
     )
 
 
+def audit_export(*, actor: User, model: type[models.Model], query: str, rows: int | None = None) -> AuditLog:
+    """Record that `actor` exported a list of `model` (the changelist's query string says which rows). Written
+    before the file streams, in its own transaction: an export that was started is on record."""
+    with transaction.atomic():
+        return AuditLog.objects.create(
+            actor=actor,
+            action=AuditAction.CSV_EXPORT,
+            reason=f"exported {model._meta.verbose_name_plural} as CSV",
+            object_type=model._meta.label_lower,
+            object_id="",
+            detail={"query": query[:2000], **({"rows": rows} if rows is not None else {})},
+        )
+
+
 def audit_admin_edit(*, log_entry) -> AuditLog | None:
     """Mirror one of the Django admin's own log entries (a user, group or beat schedule added, changed or deleted
     through a standard admin form) into the audit log. The admin writes its entry inside the same transaction

@@ -219,6 +219,7 @@ class AuditAction(models.TextChoices):
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
     WEBHOOK_ENDPOINT_CHANGE = "webhook_endpoint_change", "Webhook endpoint changed"
     WEBHOOK_REPLAY = "webhook_replay", "Webhook events replayed"
+    CSV_EXPORT = "csv_export", "List exported as CSV"
 
 
 class AuditLog(models.Model):

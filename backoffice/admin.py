@@ -7,9 +7,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.html import format_html
+from rangefilter.filters import DateRangeFilterBuilder
 
 from accounts import services as accounts_services
+from accounts.exports import CsvExportMixin
 from accounts.models import Customer, PartnerLink, RfidToken
+from core import money
 from core.admin import (
     ReadOnlyInline,
     ReadOnlyModelAdmin,
@@ -27,6 +31,7 @@ from ledger.models import Account, AccountKind, Unit
 
 from . import selectors
 from .forms import KilometersForm
+from .models import RefusedAttempt
 
 
 class LinkInline(ReadOnlyInline):
@@ -66,12 +71,12 @@ class CustomerAdmin(ReadOnlyModelAdmin):
         return queryset | self.get_queryset(request).filter(id_search(search_term)), may_have_duplicates
 
     @admin.display(description="kilometers", ordering="km")
-    def km_balance(self, customer) -> int:
-        return customer.km
+    def km_balance(self, customer) -> str:
+        return money.kilometers(customer.km)
 
-    @admin.display(description="cents", ordering="usd")
-    def usd_balance(self, customer) -> int:
-        return customer.usd
+    @admin.display(description="dollars", ordering="usd")
+    def usd_balance(self, customer) -> str:
+        return money.dollars(customer.usd)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         customer = self.get_object(request, object_id)
@@ -174,3 +179,74 @@ def _correction_error_message(error: ChargepayError) -> str:
             "nothing was changed."
         )
     return staff_error_message(error)
+
+
+@admin.register(RefusedAttempt)
+class RefusedAttemptAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    """API requests refused after authentication (DESIGN §12), newest first: found by transactionId, userId,
+    request id, error code or Idempotency-Key; each says why in words and links to the customer it named."""
+
+    list_display = ("created_at", "partner", "user_id", "amount_shown", "error_code", "reason_short", "customer_link")
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("api", "api"),
+        ("partner", "partner__code"),
+        ("userId", "user_id"),
+        ("customer_id", "customer_id"),
+        ("transactionId", "transaction_id"),
+        ("idempotency_key", "idempotency_key"),
+        ("amount", "amount"),  # as asked: kilometers (&Charge) or cents (HOP)
+        ("unit", "unit"),
+        ("status", "status"),
+        ("error_code", "error_code"),
+        ("error_args", "error_args"),
+        ("reason", selectors.refusal_reason),
+        ("request_id", "request_id"),
+        ("method", "method"),
+        ("path", "path"),
+    )
+    list_filter = ("api", "error_code", "status", ("created_at", DateRangeFilterBuilder(title="when")))
+    list_select_related = ("partner",)
+    search_fields = ("=transaction_id", "=user_id", "=request_id", "=error_code", "=idempotency_key")
+    search_help_text = "transactionId, userId (or HOP customer id, RFID token), request id, error code or Idempotency-Key"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    fields = (
+        "created_at",
+        "reason",
+        "api",
+        "method",
+        "path",
+        "status",
+        "error_code",
+        "error_args",
+        "partner",
+        "user_id",
+        "customer_link",
+        "transaction_id",
+        "idempotency_key",
+        "amount_shown",
+        "request_id",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount_shown(self, attempt: RefusedAttempt) -> str:
+        return money.amount(attempt.amount, attempt.unit)
+
+    @admin.display(description="why")
+    def reason(self, attempt: RefusedAttempt) -> str:
+        return selectors.refusal_reason(attempt)
+
+    @admin.display(description="why")
+    def reason_short(self, attempt: RefusedAttempt) -> str:
+        text = selectors.refusal_reason(attempt)
+        return text if len(text) <= 90 else f"{text[:89]}…"
+
+    @admin.display(description="customer")
+    def customer_link(self, attempt: RefusedAttempt) -> str:
+        if attempt.customer_id is None:
+            return "—"
+        url = admin_url(("accounts.customer", attempt.customer_id))
+        return format_html('<a href="{}">customer {}</a>', url, attempt.customer_id)

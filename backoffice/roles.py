@@ -21,7 +21,7 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks")
+_READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks", "backoffice")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",

@@ -194,6 +194,8 @@ CO2_ESTIMATE_LOAD_FACTOR = Decimal(env.str("CO2_ESTIMATE_LOAD_FACTOR", default="
 CO2_KM_PER_KG = Decimal(env.str("CO2_KM_PER_KG", default="1"))
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
+# How long refused API requests are kept for support (DESIGN §12); `manage.py purge_refused_attempts` deletes older.
+ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=90)
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
 # Mail (customers' password-reset links): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@host:587;
 # the default prints mails on the console.
@@ -240,6 +242,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 10.0},
     "reconcile": {"task": "reconciliation.reconcile", "schedule": crontab(hour=4, minute=0)},
+    "purge-refused-attempts": {"task": "backoffice.purge_refused_attempts", "schedule": crontab(hour=3, minute=30)},
     "close-settlement-batch": {
         "task": "gateways.close_settlement_batch",
         "schedule": crontab(hour=2, minute=0),
@@ -254,8 +257,9 @@ CHARGE_SWEEP_AFTER_SECONDS = env.int("CHARGE_SWEEP_AFTER_SECONDS", default=30)
 CAPTURE_MAX_RETRIES = env.int("CAPTURE_MAX_RETRIES", default=8)
 # An authorized charge not captured within this many hours is a reconciliation finding.
 CAPTURE_WINDOW_HOURS = env.int("CAPTURE_WINDOW_HOURS", default=24)
-# Where reconciliation fetches a settled batch's CSV when finance has not uploaded one (the sandbox's export).
-GATEWAY_BATCH_EXPORT_URL = env("GATEWAY_BATCH_EXPORT_URL", default="http://127.0.0.1:8099/_sandbox/batches/{cycle_code}.csv")
+# Where reconciliation fetches a settled batch's CSV when finance has not uploaded one ({cycle_code} is filled in).
+# Unset: the sandbox's export path on GATEWAY_URL's scheme and host (reconciliation.checks.batch_export_url).
+GATEWAY_BATCH_EXPORT_URL = env("GATEWAY_BATCH_EXPORT_URL", default="")
 CAPTURE_RETRY_MAX_DELAY = env.int("CAPTURE_RETRY_MAX_DELAY", default=600)
 
 # --- Card gateway (BridgeComm); used by the HOP issue ------------------------------------------

@@ -11,6 +11,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from rangefilter.filters import DateRangeFilterBuilder
 
+from accounts.exports import CsvExportMixin, cents_as_dollars
+from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, masked_metadata, staff_action_page
 
 from . import services
@@ -90,32 +92,48 @@ class StaffAttentionFilter(admin.SimpleListFilter):
 
 
 @admin.register(CardCharge)
-class CardChargeAdmin(ReadOnlyModelAdmin):
-    list_display = (
-        "id",
-        "customer",
-        "partner",
-        "amount_requested",
-        "amount_authorized",
-        "status",
-        "debt_cents",
-        "card",
-        "created_at",
+class CardChargeAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("status", "status"),
+        ("requested_usd", lambda c: cents_as_dollars(c.amount_requested)),
+        ("authorized_usd", lambda c: cents_as_dollars(c.amount_authorized)),
+        ("debt_usd", lambda c: cents_as_dollars(c.debt_cents)),
+        ("customer_id", "customer_id"),
+        ("partner", "partner__code"),
+        ("card", lambda c: c.payment_method.masked_token if c.payment_method_id else ""),
+        ("gateway_trans_id", "gateway_trans_id"),
+        ("batch", "batch_id"),
+        ("review_reason", "review_reason"),
     )
+    list_display = ("id", "created_at", "requested", "authorized", "status", "debt", "customer", "partner")
     list_filter = ("status", DebtFilter, StaffAttentionFilter, "partner", ("created_at", DateRangeFilterBuilder(title="created")))
     list_select_related = ("customer", "partner", "payment_method")
     search_fields = ("=gateway_transaction_id", "=gateway_trans_id", "=capture_gateway_trans_id", "customer__email")
     search_help_text = "Gateway transaction ids, customer email; a number also matches a charge or customer id"
     ordering = ("-id",)
     show_full_result_count = False
-    exclude = ("metadata", "payment_method")
-    readonly_fields = ("card", "masked_authorization_metadata")
+    exclude = ("metadata", "payment_method", "amount_requested", "amount_authorized", "debt_cents")
+    readonly_fields = ("requested", "authorized", "debt", "card", "masked_authorization_metadata")
     inlines = [GatewayAttemptInline]
     change_form_template = "admin/gateways/cardcharge/change_form.html"
 
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         return queryset | self.get_queryset(request).filter(id_search(search_term, "customer_id")), may_have_duplicates
+
+    @admin.display(description="requested", ordering="amount_requested")
+    def requested(self, charge: CardCharge) -> str:
+        return money.dollars(charge.amount_requested)
+
+    @admin.display(description="authorized", ordering="amount_authorized")
+    def authorized(self, charge: CardCharge) -> str:
+        return money.dollars(charge.amount_authorized) or "–"
+
+    @admin.display(description="debt", ordering="debt_cents")
+    def debt(self, charge: CardCharge) -> str:
+        return money.dollars(charge.debt_cents) if charge.debt_cents else "–"
 
     @admin.display(description="card")
     def card(self, charge: CardCharge) -> str:
@@ -268,13 +286,33 @@ class SettlementBatchAdmin(ReadOnlyModelAdmin):
         "cycle_code",
         "status",
         "charge_count",
-        "amount_cents",
+        "amount",
         "credit_count",
-        "credit_amount_cents",
+        "credit_amount",
         "created_at",
         "closed_at",
     )
     list_filter = ("status",)
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, batch: SettlementBatch) -> str:
+        return money.dollars(batch.amount_cents)
+
+    @admin.display(description="credits", ordering="credit_amount_cents")
+    def credit_amount(self, batch: SettlementBatch) -> str:
+        return money.dollars(batch.credit_amount_cents)
+
+
+def _batch_csv(upload) -> str:
+    """The uploaded file as text, if it is a batch CSV (UTF-8, a header naming GatewayTransID, Amount and Type)."""
+    try:
+        text = upload.read(5 * 1024 * 1024 + 1).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise forms.ValidationError("The file is not UTF-8 text.") from None
+    header = text.splitlines()[0] if text else ""
+    if not {"GatewayTransID", "Amount", "Type"} <= set(header.split(",")):
+        raise forms.ValidationError("The first line must name GatewayTransID, Amount and Type.")
+    return text
 
 
 class BatchFileForm(forms.ModelForm):
@@ -284,33 +322,91 @@ class BatchFileForm(forms.ModelForm):
         model = GatewayBatchFile
         fields = ("cycle_code",)
 
+    def clean_cycle_code(self):
+        cycle_code = self.cleaned_data["cycle_code"]
+        if GatewayBatchFile.objects.filter(cycle_code=cycle_code, replaced_at__isnull=True).exists():
+            raise forms.ValidationError("A file for this cycle is already uploaded: open it and use “Replace this file”.")
+        return cycle_code
+
     def clean_csv_file(self):
-        upload = self.cleaned_data["csv_file"]
-        try:
-            text = upload.read(5 * 1024 * 1024 + 1).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise forms.ValidationError("The file is not UTF-8 text.") from None
-        header = text.splitlines()[0] if text else ""
-        if not {"GatewayTransID", "Amount", "Type"} <= set(header.split(",")):
-            raise forms.ValidationError("The first line must name GatewayTransID, Amount and Type.")
-        return text
+        return _batch_csv(self.cleaned_data["csv_file"])
+
+
+class ReplaceBatchFileForm(ReasonForm):
+    csv_file = forms.FileField(help_text="The right CSV for this cycle. The file it replaces is kept.")
+
+    field_order = ("csv_file", "reason")
+
+    def clean_csv_file(self):
+        return _batch_csv(self.cleaned_data["csv_file"])
 
 
 @admin.register(GatewayBatchFile)
 class GatewayBatchFileAdmin(admin.ModelAdmin):
-    """Finance uploads the gateway's batch CSV; reconciliation matches against it instead of the export."""
+    """Finance uploads the gateway's batch CSV; reconciliation matches against it instead of the export. A wrong
+    file is replaced (with a reason, audited); the replaced one stays listed, marked replaced."""
 
     audited_by_service = True  # saves go through an audited service: no mirrored admin edit
 
     form = BatchFileForm
-    list_display = ("cycle_code", "uploaded_by", "uploaded_at")
-    readonly_fields = ("uploaded_by", "uploaded_at")
+    list_display = ("cycle_code", "uploaded_by", "uploaded_at", "replaced_at", "replaced_by")
+    list_filter = (("replaced_at", admin.EmptyFieldListFilter),)
+    search_fields = ("=cycle_code",)
+    readonly_fields = ("uploaded_by", "uploaded_at", "replaced_at", "replaced_by", "replaced_with", "content")
+    change_form_template = "admin/gateways/gatewaybatchfile/change_form.html"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("cycle_code", "csv_file")
+        return ("cycle_code", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("cycle_code", *self.readonly_fields) if obj is not None else ()
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_replace": request.user.has_perm("gateways.add_gatewaybatchfile")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/replace/",
+                self.admin_site.admin_view(self.replace_view),
+                name="gateways_gatewaybatchfile_replace",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replace_view(self, request, object_id: int):
+        """Replace a wrongly uploaded file (finance): the old one is kept, the new one is what reconciliation reads."""
+        if not request.user.has_perm("gateways.add_gatewaybatchfile"):
+            raise PermissionDenied
+        old = get_object_or_404(GatewayBatchFile, pk=object_id)
+        return staff_action_page(
+            request,
+            self,
+            obj=old,
+            form=ReplaceBatchFileForm(request.POST or None, request.FILES or None),
+            perform=lambda data: services.gateway_batch_file_replace(
+                file_id=old.pk, content=data["csv_file"], replaced_by=request.user, reason=data["reason"]
+            ),
+            done=lambda stored: (
+                f"Batch file for {stored.cycle_code} replaced: #{stored.pk} is current, #{old.pk} is kept as replaced.",
+                reverse("admin:gateways_gatewaybatchfile_change", args=[stored.pk]),
+            ),
+            template="admin/staff_action.html",
+            context={
+                "title": f"Replace the batch file of {old.cycle_code}",
+                "confirm_label": "Replace",
+                "blocked": f"This file was already replaced by #{old.replaced_with_id}." if old.replaced_at else "",
+            },
+        )
 
     def save_model(self, request, obj, form, change):
         stored = services.gateway_batch_file_store(

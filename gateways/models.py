@@ -351,12 +351,30 @@ class SettlementBatch(models.Model):
 
 class GatewayBatchFile(models.Model):
     """A settled batch as the gateway reported it (CSV), uploaded by finance in admin; reconciliation prefers
-    it to fetching the export."""
+    it to fetching the export. A wrong upload is replaced, never edited or deleted: the old file is kept with
+    who replaced it and when (one current file per cycle)."""
 
-    cycle_code = models.CharField(max_length=60, unique=True)
+    cycle_code = models.CharField(max_length=60)
     content = models.TextField(help_text="The gateway's CSV: GatewayTransID, TransactionID, Amount, Type, …")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    replaced_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    replaced_with = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaces", help_text="The file in its place."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle_code"], condition=models.Q(replaced_at__isnull=True), name="one_current_batch_file_per_cycle"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(replaced_at__isnull=True, replaced_by__isnull=True)
+                | models.Q(replaced_at__isnull=False, replaced_by__isnull=False),
+                name="replaced_batch_file_says_by_whom",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"gateway batch {self.cycle_code}"

@@ -830,3 +830,28 @@ def card_credit_resolve(*, credit_id: int) -> CardCredit | None:
         _work_release(credit.pk, CardCredit)
         raise GatewayNotDone(result.error or result.outcome)
     return credit
+
+
+def gateway_batch_file_replace(*, file_id: int, content: str, replaced_by: User, reason: str) -> GatewayBatchFile:
+    """Replace a wrongly uploaded batch file: the old one is kept, marked replaced (by whom, when, with which),
+    and the new one becomes the cycle's current file, which the next reconciliation run reads. Audited with the
+    reason. Locks the old file's row. Raises InvalidParameter (unknown file, or one already replaced)."""
+    with transaction.atomic():
+        old = GatewayBatchFile.objects.select_for_update().filter(pk=file_id).first()
+        if old is None:
+            raise InvalidParameter(str(file_id), "file")
+        if old.replaced_at is not None:
+            raise InvalidParameter(f"#{old.pk} was already replaced", "file")
+        now = timezone.now()
+        # The old row stops being current first: one current file per cycle is a UNIQUE constraint.
+        GatewayBatchFile.objects.filter(pk=old.pk).update(replaced_at=now, replaced_by=replaced_by)
+        stored = GatewayBatchFile.objects.create(cycle_code=old.cycle_code, content=content, uploaded_by=replaced_by)
+        GatewayBatchFile.objects.filter(pk=old.pk).update(replaced_with=stored)
+        audit_record(
+            actor=replaced_by,
+            action=AuditAction.BATCH_FILE_UPLOAD,
+            reason=reason,
+            target=stored,
+            detail={"cycle_code": old.cycle_code, "lines": content.count("\n"), "replaces": old.pk},
+        )
+    return stored

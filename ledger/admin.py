@@ -11,7 +11,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rangefilter.filters import DateRangeFilterBuilder
 
+from accounts.exports import CsvExportMixin, cents_as_dollars
 from accounts.models import Customer
+from core import money
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin, ReasonForm, id_search, staff_action_page
 
 from . import selectors, services
@@ -24,12 +26,20 @@ from .models import (
     Transaction,
     TransactionKind,
     TransactionStatus,
+    Unit,
 )
 
 
 class EntryInline(ReadOnlyInline):
     model = Entry
-    fields = ("account", "amount")
+    fields = ("account", "amount_shown")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.display(description="amount")
+    def amount_shown(self, entry: Entry) -> str:
+        return money.amount(entry.amount, entry.account.unit, signed=True)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account", "account__customer", "account__partner")
@@ -59,20 +69,29 @@ class Co2ComputationInline(ReadOnlyInline):
     )
 
 
+def _wallet_amount(txn) -> str:
+    if not txn.wallet_amount:
+        return ""
+    return cents_as_dollars(txn.wallet_amount) if txn.wallet_unit == Unit.USD_CENTS else str(txn.wallet_amount)
+
+
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyModelAdmin):
-    list_display = (
-        "id",
-        "created_at",
-        "kind",
-        "status",
-        "partner",
-        "customer",
-        "external_id",
-        "reference",
-        "evse_id",
-        "wallet_amount",
+class TransactionAdmin(CsvExportMixin, ReadOnlyModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("created_at", "created_at"),
+        ("kind", "kind"),
+        ("status", "status"),
+        ("partner", "partner__code"),
+        ("customer_id", "customer_id"),
+        ("transactionId", "external_id"),
+        ("reference", "reference"),
+        ("evse_id", "evse_id"),
+        ("wallet_amount", _wallet_amount),  # dollars for cents, whole kilometers for km
+        ("unit", lambda txn: txn.wallet_unit or ""),
     )
+    # The amount comes early, so it is on screen at 1366 px; reference and EVSE_ID are searched and on the detail.
+    list_display = ("id", "created_at", "wallet_amount", "kind", "status", "partner", "customer", "external_id")
     list_filter = ("partner", "kind", "status", ("created_at", DateRangeFilterBuilder(title="created")))
     list_select_related = ("partner", "customer")
     # Exact matches on indexed columns (a partner's transactionId, reference, EVSE id), a customer's email;
@@ -131,7 +150,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
 
     @admin.display(description="wallet")
     def wallet_amount(self, txn: Transaction) -> str:
-        return f"{txn.wallet_amount:+d} {txn.wallet_unit}" if txn.wallet_amount else "–"
+        return money.amount(txn.wallet_amount, txn.wallet_unit, signed=True) if txn.wallet_amount else "–"
 
     @admin.display(description="reverses")
     def reverses_link(self, txn: Transaction):
@@ -220,17 +239,21 @@ class TransactionAdmin(ReadOnlyModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "kind", "unit", "customer", "partner", "code", "balance")
+    list_display = ("id", "kind", "balance_shown", "customer", "partner", "code")
     list_filter = ("kind", "unit")
     list_select_related = ("customer", "partner")
     search_fields = ("=customer__id", "customer__email", "partner__code", "code")
     show_full_result_count = False
-    readonly_fields = ("kind", "unit", "customer", "partner", "code", "balance", "derived_balance", "created_at")
+    readonly_fields = ("kind", "unit", "customer", "partner", "code", "balance_shown", "derived_balance", "created_at")
     fields = readonly_fields
 
+    @admin.display(description="balance", ordering="balance")
+    def balance_shown(self, account: Account) -> str:
+        return money.amount(account.balance, account.unit)
+
     @admin.display(description="balance (sum of entries)")
-    def derived_balance(self, account: Account) -> int:
-        return selectors.account_entries_total(account_id=account.pk)
+    def derived_balance(self, account: Account) -> str:
+        return money.amount(selectors.account_entries_total(account_id=account.pk), account.unit)
 
 
 @admin.register(GridIntensity)

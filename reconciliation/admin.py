@@ -4,11 +4,27 @@ resolves with a note."""
 from django import forms
 from django.contrib import admin, messages
 
+from accounts.exports import CsvExportMixin
+from core import money
 from core.admin import ReadOnlyInline
 from core.errors import ChargepayError
 
 from .models import FindingStatus, ReconciliationFinding, ReconciliationRun
 from .services import finding_resolve
+
+# The kinds whose expected/actual amounts are cents (a duplicate's are counts, a ledger finding names its unit).
+CENT_KINDS = frozenset(
+    {"stale_authorization", "receivable_mismatch", "missing_at_gateway", "missing_in_ledger", "amount_mismatch"}
+)
+
+
+def finding_amount(finding: ReconciliationFinding, value: int | None) -> str:
+    """A finding's amount in its unit: dollars, kilometers, or the bare number (a count)."""
+    if value is None:
+        return "–"
+    involved = finding.involved if isinstance(finding.involved, dict) else {}
+    unit = "USD" if finding.kind in CENT_KINDS else str(involved.get("unit", ""))
+    return money.amount(value, unit)
 
 
 class FindingInline(ReadOnlyInline):
@@ -44,9 +60,23 @@ class ResolveFindingForm(forms.ModelForm):
 
 
 @admin.register(ReconciliationFinding)
-class ReconciliationFindingAdmin(admin.ModelAdmin):
+class ReconciliationFindingAdmin(CsvExportMixin, admin.ModelAdmin):
+    csv_columns = (
+        ("id", "pk"),
+        ("kind", "kind"),
+        ("severity", "severity"),
+        ("status", "status"),
+        ("business_date", "last_run__business_date"),
+        ("expected", "expected_amount"),  # cents for card kinds, the ledger unit or a count otherwise
+        ("actual", "actual_amount"),
+        ("involved", "involved"),
+        ("detail", "detail"),
+        ("first_seen", "first_run__started_at"),
+        ("resolved_by", "resolved_by__username"),
+        ("resolution_note", "resolution_note"),
+    )
     audited_by_service = True  # saves go through an audited service: no mirrored admin edit
-    list_display = ("id", "kind", "severity", "status", "expected_amount", "actual_amount", "first_run", "last_run")
+    list_display = ("id", "kind", "severity", "status", "expected", "actual", "first_run", "last_run")
     list_filter = ("status", "severity", "kind", "last_run__business_date")
     list_select_related = ("first_run", "last_run")
     search_fields = ("fingerprint", "detail")
@@ -57,8 +87,8 @@ class ReconciliationFindingAdmin(admin.ModelAdmin):
         "status",
         "fingerprint",
         "involved",
-        "expected_amount",
-        "actual_amount",
+        "expected",
+        "actual",
         "detail",
         "first_run",
         "last_run",
@@ -66,6 +96,14 @@ class ReconciliationFindingAdmin(admin.ModelAdmin):
         "resolved_at",
         "closed_at",
     )
+
+    @admin.display(description="expected", ordering="expected_amount")
+    def expected(self, finding: ReconciliationFinding) -> str:
+        return finding_amount(finding, finding.expected_amount)
+
+    @admin.display(description="actual", ordering="actual_amount")
+    def actual(self, finding: ReconciliationFinding) -> str:
+        return finding_amount(finding, finding.actual_amount)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != FindingStatus.OPEN:

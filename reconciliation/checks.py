@@ -10,7 +10,7 @@
   co2_billing_mismatch (a partner's CO2 billing account is not what its closed statements billed plus what its
   open month holds, i.e. a line that does not say what its transaction booked).
 - Gateway matching, per batch closed on the business date, against the gateway's CSV (an uploaded
-  GatewayBatchFile, else the export at GATEWAY_BATCH_EXPORT_URL), by the capture's GatewayTransID:
+  GatewayBatchFile, else the export at GATEWAY_BATCH_EXPORT_URL or GATEWAY_URL's host), by the capture's GatewayTransID:
   missing_at_gateway, missing_in_ledger, amount_mismatch, status_mismatch, duplicate_at_gateway,
   batch_unavailable. Card credits (refunds to cards) are matched the same way, as `credit` rows. A capture
   recorded on a 30036 answer (no GatewayTransID heard) is matched by its capture
@@ -21,6 +21,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
@@ -33,6 +34,24 @@ from ledger import selectors as ledger_selectors
 from ledger.models import Account, SystemAccount
 
 from .models import Severity
+
+# The kinds whose check reads the whole current state on every run, whatever its date: one of their findings that a
+# run no longer sees is gone. Every other kind is seen only by the run that checks its batch (`involved["batch"]`).
+WHOLE_STATE_KINDS = frozenset(
+    {
+        "unbalanced_transaction",
+        "too_few_entries",
+        "wallet_balance_mismatch",
+        "negative_wallet",
+        "reversed_twice",
+        "stale_authorization",
+        "receivable_mismatch",
+        "credit_pending_mismatch",
+        "credit_payable_mismatch",
+        "co2_billing_mismatch",
+        "statement_total_mismatch",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -205,12 +224,30 @@ def card_checks(business_date: date) -> list[Discrepancy]:
             )
         )
     found += _credit_account_checks()
-    start = timezone.make_aware(datetime.combine(business_date, time.min))
-    for batch in SettlementBatch.objects.filter(closed_at__gte=start, closed_at__lt=start + timedelta(days=1)).exclude(
-        cycle_code=""
-    ):
-        found += batch_matching(batch.cycle_code)
+    for cycle_code in batches_closed_on(business_date):
+        found += batch_matching(cycle_code)
     return found
+
+
+def batches_closed_on(business_date: date) -> list[str]:
+    """The cycle codes of the settlement batches closed on `business_date`: what a run for that date matches."""
+    start = timezone.make_aware(datetime.combine(business_date, time.min))
+    return list(
+        SettlementBatch.objects.filter(closed_at__gte=start, closed_at__lt=start + timedelta(days=1))
+        .exclude(cycle_code="")
+        .order_by("closed_at")
+        .values_list("cycle_code", flat=True)
+    )
+
+
+def batch_export_url(cycle_code: str) -> str:
+    """Where the gateway exports a batch: GATEWAY_BATCH_EXPORT_URL, else the sandbox's export path on GATEWAY_URL's
+    scheme and host (the gateway and its export are one server)."""
+    template = settings.GATEWAY_BATCH_EXPORT_URL
+    if not template:
+        gateway = urlsplit(settings.GATEWAY_URL)
+        template = f"{gateway.scheme}://{gateway.netloc}/_sandbox/batches/{{cycle_code}}.csv"
+    return template.format(cycle_code=quote(cycle_code, safe=""))
 
 
 def _credit_account_checks() -> list[Discrepancy]:
@@ -241,13 +278,11 @@ def _credit_account_checks() -> list[Discrepancy]:
 
 def batch_rows(cycle_code: str) -> list[dict[str, str]]:
     """The gateway's rows for a batch: an uploaded file first, else the export. Raises ValueError / requests errors."""
-    uploaded = GatewayBatchFile.objects.filter(cycle_code=cycle_code).first()
+    uploaded = GatewayBatchFile.objects.filter(cycle_code=cycle_code, replaced_at__isnull=True).first()
     if uploaded is not None:
         text = uploaded.content
     else:
-        response = requests.get(
-            settings.GATEWAY_BATCH_EXPORT_URL.format(cycle_code=cycle_code), timeout=settings.GATEWAY_TIMEOUT_SECONDS
-        )
+        response = requests.get(batch_export_url(cycle_code), timeout=settings.GATEWAY_TIMEOUT_SECONDS)
         response.raise_for_status()
         text = response.text
     rows = list(csv.DictReader(io.StringIO(text)))

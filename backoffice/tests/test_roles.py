@@ -15,7 +15,7 @@ from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
-READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks")
+READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks", "backoffice")
 SUPPORT_EXTRA = {
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",

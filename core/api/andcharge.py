@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from core import errors
 from core.request_context import current_request_id
 
+from . import refusals
 from .negotiation import JSONWhateverAccept
 from .parsers import MAX_BODY_BYTES
 
@@ -110,6 +111,21 @@ class AndChargeAPIView(APIView):
 
     def get_exception_handler(self):
         return andcharge_exception_handler
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # A refusal after authentication is kept for support (core.api.refusals); nothing else costs anything here.
+        if refusals.is_kept(response.status_code) and refusals.authenticated_caller(request):
+            body = response.data if isinstance(response.data, dict) else {}
+            refusals.refusal_report(
+                api=refusals.ANDCHARGE,
+                request=request,
+                view=self,
+                status=response.status_code,
+                code=body.get("error", ""),
+                args=body.get("args", []),
+            )
+        return response
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from core import errors
 from core.request_context import current_request_id
 
+from . import refusals
 from .negotiation import JSONWhateverAccept
 from .parsers import MAX_BODY_BYTES
 
@@ -169,6 +170,23 @@ class HopAPIView(APIView):
 
     def get_exception_handler(self):
         return hop_exception_handler
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # A refusal after authentication is kept for support (core.api.refusals), whether the exception handler
+        # rendered it or the view did (the charge renders its refusals to store them for replays).
+        if refusals.is_kept(response.status_code) and refusals.authenticated_caller(request):
+            data = response.data.get("data") if isinstance(response.data, dict) else None
+            data = data if isinstance(data, dict) else {}
+            refusals.refusal_report(
+                api=refusals.HOP,
+                request=request,
+                view=self,
+                status=response.status_code,
+                code=data.get("code", ""),
+                args={"message": data.get("message", ""), "errors": data.get("errors", {})},
+            )
+        return response
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

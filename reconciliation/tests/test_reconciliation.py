@@ -14,12 +14,16 @@ from django.utils import timezone
 
 from accounts.tests.factories import CustomerFactory
 from gateways import services
-from gateways.models import CardCharge, ChargeStatus, GatewayBatchFile
+from gateways.models import CardCharge, ChargeStatus
 from ledger import services as ledger_services
 from ledger.models import SystemAccount, Transaction, TransactionKind
 from ledger.tests.helpers import grant, wallet_of
 from reconciliation.models import FindingStatus, ReconciliationFinding
 from reconciliation.services import finding_resolve, reconcile
+from reconciliation.tests.helpers import rows_of as _rows_of
+from reconciliation.tests.helpers import settled_day as _settled_day
+from reconciliation.tests.helpers import today as _today
+from reconciliation.tests.helpers import upload as _upload
 
 pytestmark = pytest.mark.usefixtures("gateway_settings")
 
@@ -44,31 +48,8 @@ def unguarded_ledger(db):
         cursor.execute(f'ALTER TABLE ledger_transaction DROP CONSTRAINT "{cursor.fetchone()[0]}"')
 
 
-def _today():
-    return timezone.localdate()
-
-
 def _kinds(run=None) -> list[str]:
     return sorted(ReconciliationFinding.objects.filter(status=FindingStatus.OPEN).values_list("kind", flat=True))
-
-
-def _settled_day(service_account, customer, amounts=(500, 700)):
-    """Charges authorized, captured and settled in one batch at the sandbox: a clean day."""
-    charges = [services.card_charge_create(requested_by=service_account, customer=customer, amount_cents=a) for a in amounts]
-    for charge in charges:
-        services.card_charge_capture(charge_id=charge.pk)
-    batch = services.settlement_close()
-    return [CardCharge.objects.get(pk=c.pk) for c in charges], batch
-
-
-def _upload(batch, rows, admin_user):
-    header = "GatewayTransID,TransactionID,Amount,Type,CardLast4,SettledAt,AuthGatewayTransID,AuthTransactionID"
-    lines = [header] + [",".join([r[0], r[1], str(r[2]), r[3], "0019", "2026-11-21", "", ""]) for r in rows]
-    GatewayBatchFile.objects.create(cycle_code=batch.cycle_code, content="\r\n".join(lines) + "\r\n", uploaded_by=admin_user)
-
-
-def _rows_of(charges):
-    return [(c.capture_gateway_trans_id, c.capture_transaction_id, c.amount_authorized, "sale") for c in charges]
 
 
 def test_a_clean_day_has_no_findings(export_url, service_account, hop_customer):

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
 from accounts.models import PartnerCallbackPrefix, PartnerEvent, User
-from accounts.tests.helpers import login
+from accounts.tests.helpers import bearer, login
 from backoffice.tests.helpers import staff_member
 from gateways import services as gateway_services
 from gateways.models import GatewayBatchFile
@@ -50,6 +50,7 @@ BACK_OFFICE = {
     "accounts.partnerevent",
     "webhooks.webhookendpoint",
     "webhooks.webhookdelivery",
+    "backoffice.refusedattempt",
 }
 READS = {
     "support": BACK_OFFICE,
@@ -72,6 +73,7 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     accounts_services.partner_tokens_refresh(raw_refresh_token=tokens["refreshToken"])  # ... and a blacklisted one
     settings.WEBHOOK_ALLOW_PRIVATE = True  # a webhook endpoint nobody listens on: its delivery fails and is logged
     webhooks_services.endpoint_create(partner=partner, url="http://127.0.0.1:9/hooks", event_types=["transaction.cancelled"])
+    bearer(tokens["accessToken"]).get("/v1/partners/PCS-001/accounts/noSuchUser")  # a refused attempt
     payment = SessionPaymentFactory(partner=partner, external_user_id="pcsUserId001", external_id="T-9001", kilometer=38)
     ledger_services.transaction_reverse_by_staff(transaction_id=payment.pk, staff=support_user, reason="charger fault")
     webhooks_services.event_dispatch(event_pk=PartnerEvent.objects.get().pk)

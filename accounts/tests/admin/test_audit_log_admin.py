@@ -48,8 +48,8 @@ def test_the_log_lists_newest_first_for_each_role(request, role, records):
     assert "charger fault" in page and "welcome bonus" in page and "onboarding" in page
     # The reversal's row with the balances before and after.
     assert (
-        '<td class="field-reason">charger fault</td><td class="field-balances_before">{"KM": 45, "USD": 0}</td>'
-        '<td class="field-balances_after">{"KM": 50, "USD": 0}</td>'
+        '<td class="field-reason">charger fault</td><td class="field-before">45 km · $0.00</td>'
+        '<td class="field-after">50 km · $0.00</td>'
     ) in page
 
 
@@ -68,8 +68,8 @@ def test_a_record_shows_who_when_what_why_and_the_balances(support_client, recor
     assert "sam.support" in page and "charger fault" in page
     txn_url = reverse("admin:ledger_transaction_change", args=[records["payment"].pk])
     assert f'<a href="{txn_url}">ledger.transaction #{records["payment"].pk}</a>' in page
-    assert '<div class="readonly">{"KM": 45, "USD": 0}</div>' in page
-    assert '<div class="readonly">{"KM": 50, "USD": 0}</div>' in page
+    assert '<div class="readonly">45 km · $0.00</div>' in page
+    assert '<div class="readonly">50 km · $0.00</div>' in page
     assert 'name="_save"' not in page and "deletelink" not in page
 
 

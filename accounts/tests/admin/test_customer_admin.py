@@ -117,7 +117,7 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
     assert response.status_code == 200
     page = text(response)
     assert '<div class="readonly" id="balance-km">100 km</div>' in page
-    assert '<div class="readonly" id="balance-usd">500 ¢</div>' in page
+    assert '<div class="readonly" id="balance-usd">$5.00</div>' in page
     assert response.context["balances"] == {"KM": 100, "USD": 500}
     # the links with their status,
     [links] = response.context["inline_admin_formsets"]
@@ -146,13 +146,13 @@ def test_the_page_shows_balances_links_masked_card_and_the_timeline_newest_first
 
     assert timeline == [
         ("staff", "Transaction reversed by sam.support", "", audit_url(audit_reverse)),
-        ("reversal", "Reversal", "+38 KM", txn_url(reversal)),
-        ("card", "Cents topped up by card", "+500 USD", txn_url(topup)),
+        ("reversal", "Reversal", "+38 km", txn_url(reversal)),
+        ("card", "Cents topped up by card", "+$5.00", txn_url(topup)),
         ("gateway", f"Gateway 004 for charge #{charge.pk}: approved", "", charge_url),
         ("card", f"Card charge #{charge.pk}: Authorized and credited, awaiting capture", "", charge_url),
-        ("payment", "Pay for a charging session", "-38 KM", txn_url(payment)),
+        ("payment", "Pay for a charging session", "-38 km", txn_url(payment)),
         ("staff", "Kilometers granted by fay.finance", "", audit_url(audit_grant)),
-        ("grant", "Kilometers granted", "+100 KM", txn_url(grant)),
+        ("grant", "Kilometers granted", "+100 km", txn_url(grant)),
         (
             "link",
             "Linked to PCS-001",
@@ -198,7 +198,7 @@ def test_finance_grants_goodwill_kilometers(finance_client, finance_user, funded
     )
 
     assert page.status_code == 200
-    assert '<p id="current-balances">100 km · 0 cents</p>' in text(page)
+    assert '<p id="current-balances">100 km · $0.00</p>' in text(page)
     assert response.status_code == 302
     assert response["Location"] == change_url(customer)
     txn = Transaction.objects.get(kind=TransactionKind.KM_GRANT, created_by=finance_user)

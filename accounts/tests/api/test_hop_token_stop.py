@@ -132,5 +132,6 @@ def test_authorizing_a_request_is_one_query(service_account, hop_jwt):
     statements = [query["sql"] for query in queries]
 
     assert response.status_code == 406
-    assert len(statements) == 1
+    assert len(statements) == 2  # the authorization, then the refusal kept for support
     assert '"accounts_user"' in statements[0] and '"accounts_partner"' in statements[0]
+    assert statements[1].startswith('INSERT INTO "backoffice_refusedattempt"')

@@ -174,7 +174,7 @@ def test_support_voids_an_authorized_charge_and_the_worker_tells_the_gateway(
     page = support_client.get(refund_url(charge))
     assert f'<a id="refund-charge" href="{refund_url(charge)}">Void…</a>' in text(detail)
     assert 'id="retry-capture"' not in text(detail)  # support does not retry captures
-    assert "gives back 500¢ now" in text(page) and "…0019" in text(page) and SEED_TOKEN not in text(page)
+    assert "gives back $5.00 now" in text(page) and "…0019" in text(page) and SEED_TOKEN not in text(page)
 
     # When: support confirms the void with a reason.
     with django_capture_on_commit_callbacks() as enqueued:

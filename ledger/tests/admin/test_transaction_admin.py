@@ -303,7 +303,7 @@ def test_the_confirmation_page_shows_the_wallet_now_and_after(support_client, pa
     [move] = response.context["moves"]
     assert (move["account_id"], move["unit"], move["balance"], move["change"], move["after"]) == (wallet.pk, "KM", 62, 38, 100)
     page = text(response)
-    assert "<td>62 KM</td>" in page and "<td>+38 KM</td>" in page and "<td>100 KM</td>" in page
+    assert "<td>62 km</td>" in page and "<td>+38 km</td>" in page and "<td>100 km</td>" in page
     assert 'name="reason"' in page
     assert "errornote" not in page  # nothing stands in the way
     assert money_state()["transactions"][-1] == (payment.pk, "PAY_FOR_CHARGING_SESSION", "CONFIRMED")  # a GET changes nothing
