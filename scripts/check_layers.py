@@ -1,6 +1,7 @@
 """The import rule, checked: the product's packages form layers, and a package imports only those below it.
 
     chargepay        the project: settings, urls, wsgi, the Celery app
+    monitoring       what operators watch: health checks and metrics
     backoffice       what staff use across apps: customer page and timeline, roles, demo data
     reconciliation   runs, findings, ledger and gateway checks
     gateways         cards, BridgeComm client and sandbox, settlement, the HOP API
@@ -16,7 +17,7 @@ import ast
 import sys
 from pathlib import Path
 
-LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "backoffice", "chargepay"]
+LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "backoffice", "monitoring", "chargepay"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
