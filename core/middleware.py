@@ -120,6 +120,7 @@ class AccessLogMiddleware:
                 "duration_ms": round(duration * 1000, 1),
                 "partner": _partner(request),
                 "api": api,
+                "request": request,  # its request_id, for RequestIdFilter; the formatter never writes the request
             },
         )
         return response
