@@ -46,10 +46,10 @@ def _wait(predicate, timeout: float, what: str, details=lambda: "") -> None:
         time.sleep(0.1)
 
 
-def _stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
+def _stop(proc: subprocess.Popen | None, timeout: float = 10, how: int = signal.SIGTERM) -> None:
     if proc is None or proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, how)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -204,7 +204,7 @@ class Gunicorn:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        _stop(self.proc)
+        _stop(self.proc, how=signal.SIGQUIT)  # gunicorn's quick shutdown: no grace period for kept connections
 
 
 class Nginx:
