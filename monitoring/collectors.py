@@ -3,15 +3,17 @@ they are the same whichever process answers the scrape and need no bookkeeping i
 
 import redis
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Min
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from gateways.models import CardCharge, ChargeStatus
+from gateways.models import WORK_STATUSES, CardCharge, ChargeStatus
 from reconciliation.models import FindingStatus, ReconciliationFinding, Severity
 
 
 class StoredStateCollector:
-    """Card charges by status, open reconciliation findings by severity, and the Celery queue's depth."""
+    """Card charges by status and the age of the oldest one with work left, open reconciliation findings by
+    severity, and the Celery queue's depth."""
 
     def collect(self):
         charges = GaugeMetricFamily("chargepay_card_charges", "Card charges by status (stored now).", labels=["status"])
@@ -19,6 +21,20 @@ class StoredStateCollector:
         for status in ChargeStatus.values:
             charges.add_metric([status], counted.get(status, 0))
         yield charges
+
+        # A charge stays pending/authorized/refunding for seconds when workers keep up; its age, not the count (never
+        # zero under traffic), says when they do not. Parked charges (waiting for staff) are left out, as the sweeper
+        # leaves them.
+        oldest = (
+            CardCharge.objects.filter(status__in=WORK_STATUSES)
+            .exclude(status=ChargeStatus.PENDING, review_reason__gt="")
+            .aggregate(oldest=Min("created_at"))["oldest"]
+        )
+        yield GaugeMetricFamily(
+            "chargepay_card_charges_oldest_work_age_seconds",
+            "Age of the oldest card charge whose work (resolve, capture, refund) is not done; 0 when there is none.",
+            value=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        )
 
         findings = GaugeMetricFamily(
             "chargepay_reconciliation_findings_open", "Open reconciliation findings by severity.", labels=["severity"]

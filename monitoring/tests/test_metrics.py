@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import CustomerFactory
+from gateways import services as gateway_services
 from gateways.models import CardCharge, ChargeStatus
 from ledger.tests.helpers import grant, pay_url, wallet_of
 from monitoring.tests.servers import ROOT
@@ -86,6 +87,12 @@ def test_counts_after_a_few_requests(client, api, funded_link, seed_request, hop
     assert sum(stored.values()) == 1
     for status in ChargeStatus.values:
         assert value(after, "chargepay_card_charges", status=status) == stored.get(status, 0)
+    # The charge waits for its capture (its after-commit enqueue does not run in this test): its age shows.
+    assert stored == {ChargeStatus.AUTHORIZED: 1}
+    age = value(after, "chargepay_card_charges_oldest_work_age_seconds")
+    assert 0 < age < 60
+    gateway_services.card_charge_capture(charge_id=charge.json()["data"]["charge"]["id"])  # what the worker does
+    assert value(scrape(client), "chargepay_card_charges_oldest_work_age_seconds") == 0
 
 
 def test_open_findings_by_severity_and_the_queue_depth(client, db, gateway_settings):
