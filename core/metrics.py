@@ -15,7 +15,16 @@ import os
 import socket
 from collections.abc import Iterable
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    values,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -26,6 +35,10 @@ def process_identifier(pid: int | None = None) -> str:
     """This process's (or `pid`'s, on this host) name in the metrics folder: no underscore, which splits file names."""
     return f"{_HOST}-{pid if pid is not None else os.getpid()}"
 
+
+# A `_created` series per counter doubles the output for a timestamp Prometheus does not need (and multiprocess mode
+# never writes it): one output, whichever mode.
+disable_created_metrics()
 
 if os.environ.get(MULTIPROC_DIR_VARIABLE):
     # Chosen before the first metric is built: every metric below then writes to this process's files.
