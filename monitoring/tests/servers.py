@@ -207,9 +207,13 @@ class Gunicorn:
         _stop(self.proc, how=signal.SIGQUIT)  # gunicorn's quick shutdown: no grace period for kept connections
 
 
+TEMP_PATH_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
 class Nginx:
     """Debian's nginx running `deploy/nginx.conf` with its own prefix folder, its listen port and upstream moved to
-    loopback ports (the only edits: every timeout, buffer and limit is the file's)."""
+    loopback ports and its temporary files into the test's folder (the only edits: every timeout, buffer and limit
+    is the file's)."""
 
     def __init__(self, workdir: Path, upstream_port: int):
         self.workdir, self.port = workdir, free_port()
@@ -219,6 +223,10 @@ class Nginx:
         text = text.replace("server web:8000", f"server 127.0.0.1:{upstream_port}").replace(
             "listen 80;", f"listen 127.0.0.1:{self.port};"
         )
+        # Temporary files in the test's folder, not the system's (/var/lib/nginx): also lets a non-root user run it.
+        temp_paths = "".join(f"    {kind}_temp_path {workdir}/{kind};\n" for kind in TEMP_PATH_KINDS)
+        assert text.count("http {\n") == 1
+        text = text.replace("http {\n", "http {\n" + temp_paths)
         self.conf = workdir / "nginx.conf"
         self.conf.write_text(text)
         self.proc: subprocess.Popen | None = None
