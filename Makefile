@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
 
-.PHONY: layers run webhook-listen pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench-dashboard bench bench-ledger-size bench-ledger bench-profile
+.PHONY: lock audit compose-check layers run webhook-listen pg-start pg-stop test install install-dev lint format check clean sandbox worker beat bench-reconcile bench-admin bench-dashboard bench bench-ledger-size bench-ledger bench-profile
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +102,21 @@ bench-ledger-size: install-dev
 
 bench-ledger: install-dev
 	$(BIN)/python bench/ledger_service.py --results bench/results/ledger-service.md $(BENCH_ARGS)
+
+# requirements.in / requirements-dev.in (direct dependencies) → requirements.txt / requirements-dev.txt (every
+# package pinned), with pip-tools. Run after adding or bumping a dependency in a .in file; commit all four files.
+PIP_COMPILE_FLAGS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: install-dev
+	$(BIN)/pip-compile $(PIP_COMPILE_FLAGS) -o requirements.txt requirements.in
+	$(BIN)/pip-compile $(PIP_COMPILE_FLAGS) -o requirements-dev.txt requirements-dev.in
+
+# Known vulnerabilities in the pinned packages (pip-audit; exit 1: vulnerable, 3: could not audit, see scripts/audit.py).
+audit: install-dev
+	$(BIN)/python -m scripts.audit
+
+# docker-compose.yml validated by Compose (no engine needed), with a .env made from .env.example.
+compose-check: install-dev
+	$(BIN)/pytest -q -p no:cacheprovider monitoring/tests/test_compose.py
 
 # Also deletes the embedded PostgreSQL's data (the demo data: make run loads it again).
 clean:

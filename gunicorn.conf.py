@@ -13,6 +13,7 @@ gateway gets.
 
 import multiprocessing
 import os
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -23,6 +24,29 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 backlog = 2048
 # Import the application once in the master; workers fork with it loaded.
 preload_app = True
-# No access log by default: the application logs refusals and errors with their request id (JSON lines).
+# No gunicorn access log by default: the application writes one JSON access line per request (chargepay.access,
+# with route, partner and request id).
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+
+def on_starting(server):
+    """Metrics (core/metrics.py) are summed over the files of PROMETHEUS_MULTIPROC_DIR: a new master drops the
+    files a previous run on this host left, not the ones of the worker containers sharing the folder."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        from core.metrics import process_identifier
+
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        host_prefix = process_identifier().rsplit("-", 1)[0] + "-"
+        for entry in path.glob(f"*_{host_prefix}*.db"):
+            entry.unlink(missing_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker that ended keeps its counts in the sum; only its live gauges are dropped."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from core.metrics import process_exited
+
+        process_exited(worker.pid)

@@ -36,6 +36,8 @@ for token_model in (OutstandingToken, BlacklistedToken):
 admin.site.site_header = "chargepay back-office"
 admin.site.site_title = "chargepay back-office"
 admin.site.index_title = "Customers, ledger, card charges and reconciliation"
+# "View site": the service has no public site; its front door is the API documentation.
+admin.site.site_url = "/api/docs/andcharge/"
 
 
 class ApiKeyInline(ReadOnlyInline):

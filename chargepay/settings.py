@@ -49,10 +49,13 @@ INSTALLED_APPS = [
     "reconciliation",
     "webhooks",
     "backoffice",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.AccessLogMiddleware",  # one access log line and the request metrics, for every answer below
+    "monitoring.middleware.OperationsEndpointsMiddleware",  # /health/*, /metrics: before host and SSL checks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's static files, from gunicorn too
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -236,6 +239,7 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "celery"  # /metrics reports its depth
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Schedules live here; DatabaseScheduler copies them into django-celery-beat's tables, where staff edit them.
 CELERY_BEAT_SCHEDULE = {
@@ -249,6 +253,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Partner CO2 statements: last month closes on the 1st (UTC months; a late item falls into the next month).
     "close-partner-statements": {"task": "statements.close_last_month", "schedule": crontab(day_of_month=1, hour=3, minute=0)},
+    "purge-idempotency-keys": {"task": "core.purge_idempotency_keys", "schedule": crontab(hour=3, minute=30)},
 }
 # How long a worker owns a claimed charge before the sweeper may hand it to another (longer than a task runs).
 CHARGE_WORK_LEASE_SECONDS = env.int("CHARGE_WORK_LEASE_SECONDS", default=120)
@@ -300,6 +305,12 @@ X_FRAME_OPTIONS = "DENY"
 # The largest kilometer movement a `support` user may reverse alone; `finance` may reverse any.
 SUPPORT_REVERSAL_LIMIT_KM = env.int("SUPPORT_REVERSAL_LIMIT_KM", default=500)
 
+# --- Operations: health and metrics (monitoring/, DESIGN §12) -----------------------------------------------
+# When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, anyone who reaches it may scrape.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# How long a readiness check or a scrape waits for Redis and the card gateway before reporting them down.
+HEALTH_TIMEOUT_SECONDS = env.float("HEALTH_TIMEOUT_SECONDS", default=1.0)
+
 # --- Logging: one JSON object per line, with the request id; never headers or bodies ------------
 LOGGING = {
     "version": 1,
@@ -312,5 +323,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.server": {"level": "WARNING"},
+        # chargepay.access writes the one access line per request: gunicorn's own access log stays off.
+        "chargepay.access": {"level": env("ACCESS_LOG_LEVEL", default="INFO")},
     },
 }

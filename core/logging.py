@@ -1,7 +1,9 @@
-"""Structured logs: one JSON object per line.
+"""Structured logs: one JSON object per line, in the web, worker and beat processes alike (the Celery processes
+take this configuration through core/celery_signals.py).
 
 Only the message, level, logger, request id, exception text and explicitly passed `extra` keys from an
-allow-list are written. Request objects, headers and bodies are never serialised, so tokens and secrets
+allow-list are written; inside a Celery task, also the task's name and id (and the request id is the one of the
+request that enqueued it). Request objects, headers and bodies are never serialised, so tokens and secrets
 cannot reach the log through the formatter.
 """
 
@@ -9,9 +11,20 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from core.request_context import current_request_id
+from core.request_context import current_request_id, current_task
 
-ALLOWED_EXTRA = ("partner", "customer_id", "transaction_id", "status_code", "error", "path", "method")
+ALLOWED_EXTRA = (
+    "partner",
+    "customer_id",
+    "transaction_id",
+    "status_code",
+    "error",
+    "path",
+    "method",
+    "route",
+    "duration_ms",
+    "api",
+)
 
 
 class RequestIdFilter(logging.Filter):
@@ -31,6 +44,9 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", current_request_id()),
             "message": record.getMessage(),
         }
+        task = current_task()
+        if task is not None:
+            payload["task"], payload["task_id"] = task
         for key in ALLOWED_EXTRA:
             if key in record.__dict__:
                 payload[key] = record.__dict__[key]

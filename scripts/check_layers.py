@@ -1,6 +1,7 @@
 """The import rule, checked: the product's packages form layers, and a package imports only those below it.
 
     chargepay        the project: settings, urls, wsgi, the Celery app
+    monitoring       what operators watch: health checks and metrics
     backoffice       what staff use across apps: customer page and timeline, roles, demo data
     webhooks         partner webhooks: endpoints, delivery of the events the apps below record, replay
     reconciliation   runs, findings, ledger and gateway checks
@@ -27,6 +28,7 @@ LAYERS = [
     "reconciliation",
     "webhooks",
     "backoffice",
+    "monitoring",
     "chargepay",
 ]
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make run: start the embedded PostgreSQL (scripts/dev_postgres.py) unless the caller's DATABASE_URL names a database,
-# migrate, load the demo data, print curl commands, then serve with the gateway sandbox beside the dev server.
-# When the dev server ends (Ctrl-C, a kill, or on its own) the sandbox and the embedded PostgreSQL stop with it; the
-# data stays in .data/postgres for the next run.
+# migrate, load the demo data, print curl commands, then serve with the gateway sandbox and the charge sweeper
+# beside the dev server. When the dev server ends (Ctrl-C, a kill, or on its own) the sandbox, the sweeper and the
+# embedded PostgreSQL stop with it; the data stays in .data/postgres for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +14,12 @@ WEBHOOK_PORT=${WEBHOOK_PORT:-8098}
 # The quickstart ignores the shell's Redis and debug settings: eager Celery, an in-memory cache, DEBUG on.
 unset REDIS_URL DEBUG CELERY_TASK_ALWAYS_EAGER
 
-embedded="" sandbox="" listener="" server=""
+embedded="" sandbox="" listener="" sweeper="" server=""
 stop_all() {
   # A second Ctrl-C must not cut the database's shutdown short.
   trap '' INT TERM HUP
   # runserver's autoreloader ends the serving child when it gets SIGTERM.
-  for pid in $server $sandbox $listener; do
+  for pid in $server $sweeper $sandbox $listener; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -53,7 +53,11 @@ sandbox=$!
 # PCS-001's webhook deliveries, verified and printed here (an endpoint at the listener is registered once).
 "$BIN/python" manage.py webhook_listen --port "$WEBHOOK_PORT" --partner PCS-001 &
 listener=$!
-GATEWAY_URL="http://127.0.0.1:$SANDBOX_PORT/PaymentService/RequestHandler.svc" \
-  "$BIN/python" manage.py runserver "$HOST:$PORT" &
+export GATEWAY_URL="http://127.0.0.1:$SANDBOX_PORT/PaymentService/RequestHandler.svc"
+# No beat here: the sweeper finishes what a request left (a pending charge whose outcome the gateway did not give,
+# a capture that failed for a moment), running the tasks eagerly in its own process, every minute as beat would.
+"$BIN/python" manage.py sweep_card_charges --every 60 >/dev/null &
+sweeper=$!
+"$BIN/python" manage.py runserver "$HOST:$PORT" &
 server=$!
 wait "$server"

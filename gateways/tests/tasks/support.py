@@ -1,5 +1,6 @@
 """Helpers for the real-process settlement tests: polling, the ledger's view of a charge, worker-log parsing."""
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -74,10 +75,36 @@ _RESULT = re.compile(
 )
 
 
+def log_messages(log: str) -> str:
+    """The messages of a worker's log, one a line: its JSON lines' `message`, other lines (a traceback, Celery's
+    banner) as they are."""
+    lines = []
+    for line in log.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        lines.append(record["message"] if isinstance(record, dict) and "message" in record else line)
+    return "\n".join(lines)
+
+
+def json_lines(log: str) -> list[dict]:
+    """The JSON log records of a worker's log."""
+    records = []
+    for line in log.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 def task_results(log: str, task: str) -> list[str]:
     """What a worker's INFO log says each run of `task` ended with: the return value's repr, 'retry: ...' or 'error: ...'."""
     results = []
-    for match in _RESULT.finditer(log):
+    for match in _RESULT.finditer(log_messages(log)):
         if match["task"] != task:
             continue
         if match["verb"] == "succeeded":
