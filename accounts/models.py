@@ -217,6 +217,9 @@ class AuditAction(models.TextChoices):
     FINDING_RESOLVE = "finding_resolve", "Reconciliation finding resolved"
     BATCH_FILE_UPLOAD = "batch_file_upload", "Gateway batch file uploaded"
     ADMIN_EDIT = "admin_edit", "Edited in the admin (users, groups, schedules)"
+    CREDIT_LIMIT_SET = "credit_limit_set", "Cents credit limit set"
+    LINE_ITEM_RETRY = "line_item_retry", "Rejected line item retried"
+    LINE_ITEM_WRITE_OFF = "line_item_write_off", "Rejected line item written off"
 
 
 class AuditLog(models.Model):

@@ -19,7 +19,7 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
+_READ_APPS = ("accounts", "ledger", "gateways", "wallet", "reconciliation")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
@@ -29,6 +29,8 @@ FINANCE_PERMISSIONS = (
     *SUPPORT_PERMISSIONS,
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",
+    "ledger.set_credit_limit",
+    "wallet.resolve_lineitem",
     "gateways.retry_capture_cardcharge",
     "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",

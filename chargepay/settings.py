@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts",
     "ledger",
     "gateways",
+    "wallet",
     "reconciliation",
     "backoffice",
 ]
@@ -185,6 +186,10 @@ KM_MAX_PER_TRANSACTION = env.int("KM_MAX_PER_TRANSACTION", default=100_000)
 CHARGE_MAX_CENTS = env.int("CHARGE_MAX_CENTS", default=100_000)  # largest card top-up (the gateway takes ≤ 8 digits)
 IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)  # DESIGN: at least 24
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
+# A tap line item that would take the cents wallet past its credit limit charges the card on record this many cents
+# (then applies the line item again); 0 = no automatic top-up, the line item is rejected for staff.
+AUTO_TOPUP_CENTS = env.int("AUTO_TOPUP_CENTS", default=0)
+CREDIT_LIMIT_MAX_CENTS = env.int("CREDIT_LIMIT_MAX_CENTS", default=100_000)  # the most credit finance may give
 # Mail (customers' password-reset links): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@host:587;
 # the default prints mails on the console.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -214,6 +219,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Schedules live here; DatabaseScheduler copies them into django-celery-beat's tables, where staff edit them.
 CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
+    "sweep-line-items": {"task": "wallet.sweep_line_items", "schedule": 60.0},
     "reconcile": {"task": "reconciliation.reconcile", "schedule": crontab(hour=4, minute=0)},
     "close-settlement-batch": {
         "task": "gateways.close_settlement_batch",

@@ -13,7 +13,7 @@ UNIQUE(partner, external transaction id), at most one reversal per transaction.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -37,6 +37,9 @@ class SystemAccount(models.TextChoices):
     USD_CARD_AUTHORIZED = "usd_card_authorized", "Card charges authorized, not yet captured"
     USD_CARD_RECEIVABLE = "usd_card_receivable", "Card charges captured, owed by the gateway until settlement"
     USD_CARD_SETTLED = "usd_card_settled", "Card charges settled by the gateway"
+    # Cents leave the wallets for what customers buy at venues (purchases, tap line items) and enter them as comps.
+    USD_VENUE_SALES = "usd_venue_sales", "Cents spent at venues (purchases and tap line items)"
+    USD_COMPS = "usd_comps", "Cents comped at venues (goodwill, no card)"
 
 
 class Account(models.Model):
@@ -47,9 +50,13 @@ class Account(models.Model):
     code = models.CharField(max_length=50, null=True, blank=True, unique=True, choices=SystemAccount.choices)
     # Cached balance, wallets only (NULL elsewhere: a shared account's balance is the sum of its entries).
     balance = models.BigIntegerField(null=True, blank=True)
+    # How far below zero a cents wallet may go for spending at venues (set by finance; 0 = no credit). Kilometer
+    # wallets never get credit. The database floor is `balance >= -credit_limit` (CHECK below).
+    credit_limit = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [("set_credit_limit", "Can set a customer's cents credit limit")]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -77,7 +84,16 @@ class Account(models.Model):
                 ),
                 name="account_kind_shape",
             ),
-            models.CheckConstraint(condition=Q(balance__gte=0) | Q(balance__isnull=True), name="wallet_balance_not_negative"),
+            # The wallet's floor: zero, or minus the credit limit for a cents wallet. The limit is a column of the same
+            # row, so a plain CHECK holds it under every writer (the conditional UPDATE in lock_objects.wallet_move
+            # decides first, for a clear refusal).
+            models.CheckConstraint(
+                condition=Q(balance__isnull=True) | Q(balance__gte=-F("credit_limit")), name="wallet_balance_within_credit_limit"
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_limit__gte=0) & (Q(credit_limit=0) | Q(unit="USD", kind=AccountKind.WALLET)),
+                name="credit_limit_cents_wallets_only",
+            ),
             models.UniqueConstraint(
                 fields=["customer", "unit"], condition=Q(customer__isnull=False), name="one_wallet_per_customer_unit"
             ),
@@ -99,6 +115,11 @@ class TransactionKind(models.TextChoices):
     CARD_CAPTURE = "CARD_CAPTURE", "Card charge captured"
     CARD_SETTLEMENT = "CARD_SETTLEMENT", "Card charge settled"
     CARD_REFUND = "CARD_REFUND", "Card charge voided or refunded"
+    CARD_CREDIT = "CARD_CREDIT", "Cents refunded to the card"
+    PURCHASE = "PURCHASE", "Cents spent on a purchase"
+    COMP = "COMP", "Cents comped at the venue"
+    LINE_ITEM_PURCHASE = "LINE_ITEM_PURCHASE", "Cents spent at a tap (line item)"
+    LINE_ITEM_CREDIT = "LINE_ITEM_CREDIT", "Cents given back at a tap (line item)"
     REVERSAL = "REVERSAL", "Reversal"
 
 
@@ -179,6 +200,8 @@ class Entry(models.Model):
     class Meta:
         verbose_name_plural = "entries"
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero")]
+        # A wallet's history in the order its balance moved (the HOP history's running balance sums along it).
+        indexes = [models.Index(fields=["account", "id"], name="entry_account_id")]
 
     def __str__(self) -> str:
         return f"{self.amount:+d} → account {self.account_id}"

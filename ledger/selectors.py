@@ -55,6 +55,8 @@ SYSTEM_ACCOUNT_UNITS = {
     SystemAccount.USD_CARD_AUTHORIZED: Unit.USD_CENTS,
     SystemAccount.USD_CARD_RECEIVABLE: Unit.USD_CENTS,
     SystemAccount.USD_CARD_SETTLED: Unit.USD_CENTS,
+    SystemAccount.USD_VENUE_SALES: Unit.USD_CENTS,
+    SystemAccount.USD_COMPS: Unit.USD_CENTS,
 }
 
 

@@ -16,7 +16,7 @@ import ast
 import sys
 from pathlib import Path
 
-LAYERS = ["core", "accounts", "ledger", "gateways", "reconciliation", "backoffice", "chargepay"]
+LAYERS = ["core", "accounts", "ledger", "gateways", "wallet", "reconciliation", "backoffice", "chargepay"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

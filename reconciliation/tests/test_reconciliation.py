@@ -36,7 +36,7 @@ def unguarded_ledger(db):
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute("ALTER TABLE ledger_transaction DISABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE ledger_account DROP CONSTRAINT wallet_balance_not_negative")
+        cursor.execute("ALTER TABLE ledger_account DROP CONSTRAINT wallet_balance_within_credit_limit")
         cursor.execute(
             "SELECT conname FROM pg_constraint WHERE conrelid = 'ledger_transaction'::regclass AND contype = 'u'"
             " AND pg_get_constraintdef(oid) LIKE '%%reverses_id%%'"

@@ -96,6 +96,11 @@ def world(partner, other_partner, hop_api, hop_jwt, hop_customer, sandbox) -> Wo
 DIRECTIONS = [("A", "B"), ("B", "A")]
 
 
+def _charge_txn(charge_id: int) -> int:
+    """The ledger transaction of a charge's top-up: the id its history row carries."""
+    return CardCharge.objects.values_list("ledger_transaction_id", flat=True).get(pk=charge_id)
+
+
 # --- reads ---------------------------------------------------------------------------------------------------
 
 
@@ -132,8 +137,9 @@ def test_the_history_lists_only_the_partners_own_rows(world, me, them):
 
     assert response.status_code == 200
     rows = response.json()["data"]["transactions"]
-    assert [row["charge_id"] for row in rows] == [world.sides[me].charge_id]
-    assert world.sides[them].charge_id not in [row["charge_id"] for row in rows]
+    assert [row["id"] for row in rows] == [_charge_txn(world.sides[me].charge_id)]
+    assert _charge_txn(world.sides[them].charge_id) not in [row["id"] for row in rows]
+    assert rows[0]["balance_in_cents"] == (500 if me == "A" else 1200)  # the one wallet's balance after the row
 
 
 # --- writes --------------------------------------------------------------------------------------------------
@@ -279,6 +285,5 @@ def test_both_partners_charging_the_shared_customer_at_once_each_use_their_own_c
     for me in ("A", "B"):
         rows = world.sides[me].client.get(transactions_url(world.customer.pk)).json()["data"]["transactions"]
         assert len(rows) == 5
-        assert set(CardCharge.objects.filter(pk__in=[r["charge_id"] for r in rows]).values_list("partner__code", flat=True)) == {
-            world.sides[me].code
-        }
+        made = CardCharge.objects.filter(ledger_transaction_id__in=[r["id"] for r in rows])
+        assert set(made.values_list("partner__code", flat=True)) == {world.sides[me].code}
