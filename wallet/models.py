@@ -131,3 +131,11 @@ class LineItem(models.Model):
 
     def __str__(self) -> str:
         return f"line item {self.line_item_id} ({self.money_units}¢ {self.status})"
+
+
+class RejectedLineItem(LineItem):
+    """The back-office queue of line items past the credit limit, waiting for staff to retry or write them off."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "rejected line item"

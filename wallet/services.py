@@ -198,7 +198,7 @@ def line_item_apply(*, line_item_pk: int) -> LineItem | None:
         return None
     topup_wanted = settings.AUTO_TOPUP_CENTS > 0
     item, short = _line_item_try(line_item_pk, reject_reason=None if topup_wanted else "the balance would pass the credit limit")
-    if not short:
+    if not short or not topup_wanted:
         return item
     note = _line_item_topup(item)
     item, _ = _line_item_try(line_item_pk, reject_reason=f"the balance would pass the credit limit; {note}")

@@ -36,11 +36,11 @@ SESSION_TOKEN_NOT_FOUND = (
 )
 PAYMENT_NOT_AVAILABLE = (
     hop_envelope.HopError(406, 20401, "Payment information failure", {"payment": ["not available"]}),
-    "20401 Payment information failure: no card on record for this partner",
+    "20401 payment not available: no card on record for this partner",
 )
 PAYMENT_EXPIRED = (
     hop_envelope.HopError(406, 20401, "Payment information failure", {"payment": ["has expired"]}),
-    "20401 Payment information failure: the card on record has expired",
+    "20401 payment expired: the card on record has expired",
 )
 
 

@@ -381,7 +381,7 @@ class CompResponseSerializer(serializers.Serializer):
     data = CompDataSerializer()
 
 
-class HistoryRowSerializer(serializers.Serializer):
+class HopTransactionSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The ledger transaction's id (unique across types).")
     type = serializers.ChoiceField(choices=list(HOP_TYPE_NAMES))
     amount_in_cents = serializers.IntegerField(help_text="Signed as the wallet moved: a purchase is negative.")
@@ -393,12 +393,12 @@ class HistoryRowSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class HistoryDataSerializer(PageFieldsSerializer):
-    transactions = HistoryRowSerializer(many=True)
+class HopTransactionsDataSerializer(PageFieldsSerializer):
+    transactions = HopTransactionSerializer(many=True)
 
 
-class HistoryResponseSerializer(serializers.Serializer):
-    data = HistoryDataSerializer()
+class HopTransactionsResponseSerializer(serializers.Serializer):
+    data = HopTransactionsDataSerializer()
 
 
 class DrinkCommandCustomerDataSerializer(serializers.Serializer):

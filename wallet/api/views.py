@@ -19,7 +19,7 @@ from . import examples
 from .serializers import (
     CompCreateSerializer,
     CompResponseSerializer,
-    HistoryResponseSerializer,
+    HopTransactionsResponseSerializer,
     PurchaseCreateSerializer,
     PurchaseResponseSerializer,
     PurchasesResponseSerializer,
@@ -289,7 +289,9 @@ class TransactionsView(HopView):
             ),
         ],
         responses={
-            200: OpenApiResponse(HistoryResponseSerializer, description="A page of the history", examples=[examples.HISTORY]),
+            200: OpenApiResponse(
+                HopTransactionsResponseSerializer, description="A page of the history", examples=[examples.HISTORY]
+            ),
             **hop_errors(UNAUTHORIZED, TOO_MANY_REQUESTS, USER_NOT_FOUND, BAD_PAGE),
         },
     )

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
+from core.models import IdempotencyRecord
 from gateways.models import CardCharge, PaymentMethod
 from ledger.models import Entry, Transaction, TransactionKind
 from ledger.tests.helpers import cents
@@ -232,6 +233,8 @@ def test_a_line_item_past_the_credit_limit_without_auto_top_up_is_rejected(
     )
     assert cents(hop_customer) == 100
     assert sandbox.control.requests() == []
+    assert not CardCharge.objects.exists()
+    assert not IdempotencyRecord.objects.exists()  # no top-up was even begun
 
 
 def test_a_positive_line_item_gives_cents_back(hop_api, hop_customer, rfid, django_capture_on_commit_callbacks):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gateways.models import CardCharge, ChargeStatus
-from gateways.tests.tasks.support import wait_for
+from gateways.tests.tasks.support import task_results, wait_for
 from ledger.models import Transaction, TransactionKind
 from ledger.tests.helpers import cents
 from wallet import services
@@ -40,6 +40,7 @@ def test_the_worker_processes_what_fits_and_rejects_what_passes_the_limit(
     assert cents(hop_customer) == -50
     assert hop_api.post(dc_line_item_url(rfid), line_item("pour-2", -51), format="json").json()["data"]["status"] == "rejected"
     assert sandbox.control.requests() == []  # no top-up configured
+    assert task_results(worker.log(), "wallet.apply_line_item") == ["'processed'", "'rejected'"]
 
 
 def test_past_the_limit_with_auto_top_up_the_card_is_charged_once_and_the_pour_applied(
@@ -61,6 +62,7 @@ def test_past_the_limit_with_auto_top_up_the_card_is_charged_once_and_the_pour_a
     assert cents(hop_customer) == 100 + 2000 - 500
     kinds = list(Transaction.objects.filter(customer=hop_customer).order_by("pk").values_list("kind", flat=True))
     assert kinds[:3] == [TransactionKind.COMP, TransactionKind.CARD_TOPUP, TransactionKind.LINE_ITEM_PURCHASE]
+    assert task_results(worker.log(), "wallet.apply_line_item") == ["'processed'"]
 
 
 def test_the_sweeper_applies_a_line_item_whose_message_was_lost(
