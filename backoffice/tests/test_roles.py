@@ -15,11 +15,13 @@ from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
-READ_APPS = ("accounts", "ledger", "gateways", "reconciliation")
+READ_APPS = ("accounts", "ledger", "gateways", "wallet", "reconciliation")
 SUPPORT_EXTRA = {"ledger.reverse_transaction", "gateways.refund_cardcharge", "accounts.send_password_reset_customer"}
 FINANCE_EXTRA = SUPPORT_EXTRA | {
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",
+    "ledger.set_credit_limit",
+    "wallet.resolve_lineitem",
     "gateways.retry_capture_cardcharge",
     "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",
@@ -53,6 +55,8 @@ def test_the_groups_exist_after_migrate_with_exactly_their_permissions(db):
     # What tells the roles apart: support neither adjusts, retries captures, reverses any amount nor resolves.
     assert not support & {
         "ledger.adjust_kilometers",
+        "ledger.set_credit_limit",
+        "wallet.resolve_lineitem",
         "ledger.reverse_any_transaction",
         "gateways.retry_capture_cardcharge",
         "reconciliation.change_reconciliationfinding",

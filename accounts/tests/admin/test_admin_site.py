@@ -22,6 +22,7 @@ from ledger import services as ledger_services
 from ledger.tests.factories import SessionPaymentFactory
 from ledger.tests.helpers import grant, wallet_of
 from reconciliation.services import reconcile
+from wallet import services as wallet_services
 
 # What each role reads (DESIGN §8 and accounts.roles): the back-office apps, and finance the beat schedules too.
 BACK_OFFICE = {
@@ -38,6 +39,10 @@ BACK_OFFICE = {
     "gateways.cardcharge",
     "gateways.settlementbatch",
     "gateways.gatewaybatchfile",
+    "wallet.purchase",
+    "wallet.comp",
+    "wallet.lineitem",
+    "wallet.rejectedlineitem",
 }
 READS = {
     "support": BACK_OFFICE,
@@ -69,6 +74,16 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     with connection.cursor() as cursor:  # a wallet out of step with its entries: a finding
         cursor.execute("UPDATE ledger_account SET balance = balance - 1 WHERE id = %s", [wallet_of(customer).pk])
     reconcile(business_date=timezone.localdate())
+    wallet_services.comp_create(requested_by=service_account, customer=hop_customer, amount_cents=100)
+    wallet_services.purchase_create(requested_by=service_account, customer=hop_customer, amount_cents=50)
+    rejected, _ = wallet_services.line_item_receive(
+        requested_by=service_account,
+        customer=hop_customer,
+        session_token="RFID-0001",
+        fields={"line_item_id": "li-1", "money_units": -99999},
+    )
+    settings.AUTO_TOPUP_CENTS = 0
+    wallet_services.line_item_apply(line_item_pk=rejected.pk)
     every = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(name="sweep", task="gateways.sweep_card_charges", interval=every)
     CrontabSchedule.objects.create(minute="0", hour="4")
