@@ -52,7 +52,7 @@ class Account(models.Model):
     balance = models.BigIntegerField(null=True, blank=True)
     # How far below zero a cents wallet may go for spending at venues (set by finance; 0 = no credit). Kilometer
     # wallets never get credit. The database floor is `balance >= -credit_limit` (CHECK below).
-    credit_limit = models.BigIntegerField(default=0)
+    credit_limit = models.BigIntegerField(default=0, db_default=0)  # db_default: raw-SQL seeds (bench) insert wallets too
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
