@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts import services as accounts_services
 from accounts.tests.factories import CustomerFactory, PartnerLinkFactory
 from core.models import IdempotencyRecord
+from gateways import services as gateway_services
 from gateways.models import CardCharge, PaymentMethod
 from ledger.models import Entry, Transaction, TransactionKind
 from ledger.tests.helpers import cents
@@ -294,3 +295,20 @@ def test_a_declined_auto_top_up_rejects_the_line_item_and_is_never_sent_again(
     assert item.status == LineItemStatus.REJECTED
     assert len(sandbox.control.requests(request_type="004")) == 1  # the top-up's key replays its first outcome
     assert cents(hop_customer) == 0
+
+
+def test_an_unknown_outcome_is_202_pending_and_a_worker_credits_it_once(hop_api, hop_customer, rfid, gateway_settings, sandbox):
+    sandbox.control.add_fault("drop", request_type="004", count=1)
+
+    response = hop_api.post(dc_charge_url(rfid), {"charge": {"amount_in_cents": 600}}, format="json", HTTP_IDEMPOTENCY_KEY="dc-9")
+
+    assert (response.status_code, response.json()) == (
+        202,
+        {"data": {"amount_in_cents": 600, "balance_in_cents": 0, "reference_number": None}},
+    )
+    charge = CardCharge.objects.get()
+    assert charge.status == "pending"
+    gateway_services.card_charge_resolve(charge_id=charge.pk)  # what the worker does: the same TransactionID again
+    gateway_services.card_charge_resolve(charge_id=charge.pk)
+    assert cents(hop_customer) == 600
+    assert [op["request_type"] for op in sandbox.control.transactions(transaction_id=charge.gateway_transaction_id)] == ["004"]
