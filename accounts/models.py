@@ -220,6 +220,9 @@ class AuditAction(models.TextChoices):
     WEBHOOK_ENDPOINT_CHANGE = "webhook_endpoint_change", "Webhook endpoint changed"
     WEBHOOK_REPLAY = "webhook_replay", "Webhook events replayed"
     CSV_EXPORT = "csv_export", "List exported as CSV"
+    CREDIT_LIMIT_SET = "credit_limit_set", "Cents credit limit set"
+    LINE_ITEM_RETRY = "line_item_retry", "Rejected line item retried"
+    LINE_ITEM_WRITE_OFF = "line_item_write_off", "Rejected line item written off"
 
 
 class AuditLog(models.Model):

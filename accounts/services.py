@@ -411,8 +411,9 @@ def partner_tokens_refresh(*, raw_refresh_token: str) -> dict[str, str]:
         return _partner_tokens(key=key)
 
 
-def service_account_create(*, partner: Partner, email: str, password: str) -> User:
-    """Create a HOP service account for `partner`, allowed to charge cards of customers linked to it."""
+def service_account_create(*, partner: Partner, email: str, password: str, may_comp: bool = False) -> User:
+    """Create a HOP service account for `partner`, allowed to charge cards of customers linked to it, and with
+    `may_comp` to comp their cents wallets too (`wallet.comp_wallet`)."""
     email = email.strip().lower()
     if not email or "@" not in email or User.objects.filter(email__iexact=email).exists():
         raise InvalidParameter(email, "email")
@@ -423,6 +424,8 @@ def service_account_create(*, partner: Partner, email: str, password: str) -> Us
     with transaction.atomic():
         user = User.objects.create_user(username=email, email=email, password=password, partner=partner)
         user.user_permissions.add(Permission.objects.get(codename="charge_card", content_type__app_label="gateways"))
+        if may_comp:
+            user.user_permissions.add(Permission.objects.get(codename="comp_wallet", content_type__app_label="wallet"))
     return user
 
 

@@ -23,14 +23,14 @@ from core.admin import (
     staff_action_page,
     staff_error_message,
 )
-from core.errors import ChargepayError, InsufficientBalance
+from core.errors import ChargepayError, CreditLimitBelowBalance, InsufficientBalance
 from gateways.models import PaymentMethod
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.models import Account, AccountKind, Unit
 
 from . import selectors
-from .forms import KilometersForm
+from .forms import CreditLimitForm, KilometersForm
 from .models import RefusedAttempt
 
 
@@ -88,6 +88,8 @@ class CustomerAdmin(ReadOnlyModelAdmin):
             extra_context = {
                 **(extra_context or {}),
                 "balances": ledger_selectors.customer_balances(customer_id=customer.pk),
+                "credit_limit": ledger_selectors.wallet_get(customer_id=customer.pk, unit=Unit.USD_CENTS).credit_limit,
+                "may_set_credit_limit": request.user.has_perm("ledger.set_credit_limit"),
                 "cards": PaymentMethod.objects.filter(customer=customer).select_related("partner").order_by("-last_used_at"),
                 "rfid_tokens": RfidToken.objects.filter(customer=customer).order_by("-created_at"),
                 "timeline": timeline,
@@ -102,6 +104,11 @@ class CustomerAdmin(ReadOnlyModelAdmin):
                 "<int:object_id>/kilometers/",
                 self.admin_site.admin_view(self.kilometers_view),
                 name="accounts_customer_kilometers",
+            ),
+            path(
+                "<int:object_id>/credit-limit/",
+                self.admin_site.admin_view(self.credit_limit_view),
+                name="accounts_customer_credit_limit",
             ),
             path(
                 "<int:object_id>/password-reset/",
@@ -136,6 +143,33 @@ class CustomerAdmin(ReadOnlyModelAdmin):
                 "title": f"Send customer {customer.pk} a password-reset link",
                 "confirm_label": "Send the link",
                 "blocked": "" if customer.email else "This customer has no e-mail address.",
+            },
+        )
+
+    def credit_limit_view(self, request, object_id: int):
+        """Set how far below zero the customer's cents balance may go at venues, with a required reason (finance)."""
+        if not request.user.has_perm("ledger.set_credit_limit"):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=object_id)
+        wallet = ledger_selectors.wallet_get(customer_id=customer.pk, unit=Unit.USD_CENTS)
+        return staff_action_page(
+            request,
+            self,
+            obj=customer,
+            form=CreditLimitForm(request.POST or None, initial={"credit_limit_cents": wallet.credit_limit}),
+            perform=lambda data: ledger_services.credit_limit_set_by_staff(
+                customer=customer, credit_limit_cents=data["credit_limit_cents"], staff=request.user, reason=data["reason"]
+            ),
+            done=lambda changed: (
+                f"The credit limit is now {changed.credit_limit}¢.",
+                reverse("admin:accounts_customer_change", args=[customer.pk]),
+            ),
+            describe_error=_credit_limit_error_message,
+            template="admin/accounts/customer/credit_limit.html",
+            context={
+                "title": f"Set the cents credit limit of customer {customer.pk}",
+                "wallet": wallet,
+                "confirm_label": "Set the limit",
             },
         )
 
@@ -176,6 +210,15 @@ def _correction_error_message(error: ChargepayError) -> str:
         # Not "spent since" (the wording of a refused reversal): a correction asked for more than the wallet holds.
         return (
             f"Refused ({error.code}): the wallet holds {error.available} km, less than the {error.requested} km to take away; "
+            "nothing was changed."
+        )
+    return staff_error_message(error)
+
+
+def _credit_limit_error_message(error: ChargepayError) -> str:
+    if isinstance(error, CreditLimitBelowBalance):
+        return (
+            f"Refused ({error.code}): the balance is {error.balance}¢, below minus the {error.credit_limit}¢ asked for; "
             "nothing was changed."
         )
     return staff_error_message(error)

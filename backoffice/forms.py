@@ -24,3 +24,12 @@ class KilometersForm(ReasonForm):
     def signed_kilometers(self) -> int:
         sign = -1 if self.cleaned_data["purpose"] == self.CORRECTION_DEBIT else 1
         return sign * self.cleaned_data["kilometers"]
+
+
+class CreditLimitForm(ReasonForm):
+    credit_limit_cents = forms.IntegerField(
+        min_value=0,
+        label="Credit limit (cents)",
+        help_text="How far below zero the cents balance may go for spending at venues; 0 = no credit.",
+    )
+    field_order = ["credit_limit_cents", "reason"]

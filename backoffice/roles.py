@@ -21,7 +21,7 @@ SUPPORT = "support"
 FINANCE = "finance"
 
 # Read everything: the view permission of every model of these apps.
-_READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks", "backoffice")
+_READ_APPS = ("accounts", "ledger", "statements", "gateways", "wallet", "reconciliation", "webhooks", "backoffice")
 SUPPORT_PERMISSIONS = (
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
@@ -32,6 +32,8 @@ FINANCE_PERMISSIONS = (
     *SUPPORT_PERMISSIONS,
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",
+    "ledger.set_credit_limit",
+    "wallet.resolve_lineitem",
     "gateways.retry_capture_cardcharge",
     "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",

@@ -13,6 +13,7 @@ from core import money
 from gateways.models import CardCharge, CardCredit, ChargeStatus
 from ledger.models import Account, AccountKind, Entry, Transaction, TransactionKind, TransactionStatus, Unit
 from reconciliation.models import FindingStatus, ReconciliationFinding, ReconciliationRun
+from wallet.models import LineItem
 
 from .models import RefusalApi, RefusedAttempt
 
@@ -22,7 +23,7 @@ class TimelineEvent:
     """One thing that touched a customer, for the back-office timeline."""
 
     at: datetime
-    category: str  # payment, grant, adjustment, card, reversal, refund, gateway, staff, link, refused
+    category: str  # payment, grant, adjustment, card, reversal, refund, purchase, comp, line item, gateway, staff, link, refused
     title: str
     detail: str
     amount: str  # signed, with its unit; "" when no money moved
@@ -39,6 +40,10 @@ _CATEGORY_BY_KIND = {
     TransactionKind.REVERSAL: "reversal",
     TransactionKind.CARD_REFUND: "refund",
     TransactionKind.CARD_CREDIT: "credit",
+    TransactionKind.PURCHASE: "purchase",
+    TransactionKind.LINE_ITEM_PURCHASE: "purchase",
+    TransactionKind.COMP: "comp",
+    TransactionKind.LINE_ITEM_CREDIT: "comp",
 }
 # Moves between system accounts only: the customer's wallet does not move, the card charge or credit tells it.
 _NO_WALLET_MOVE = (
@@ -47,20 +52,23 @@ _NO_WALLET_MOVE = (
     TransactionKind.CARD_CREDIT_POSTED,
     TransactionKind.CARD_CREDIT_SETTLEMENT,
 )
+# A wallet transaction that records a purchase or a comp opens that record.
+_RECORD_OF_KIND = {TransactionKind.PURCHASE: ("purchase", "wallet.purchase"), TransactionKind.COMP: ("comp", "wallet.comp")}
 
 
 def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEvent]:
     """Everything that touched a customer, newest first: wallet transactions (payments, grants, adjustments,
-    top-ups, reversals, refunds, credits to the card), card charges and card credits with each gateway attempt, staff
-    actions, partner links made and removed, and API requests refused for the customer. At most `limit` of each
-    source are read (eight queries whatever the history's length), then the newest `limit` kept."""
+    top-ups, reversals, refunds, credits to the card, purchases, comps), card charges and card credits with each
+    gateway attempt, the tap system's line items (pending, processed, rejected, written off), staff actions, partner
+    links made and removed, and API requests refused for the customer. At most `limit` of each source are read (nine
+    queries whatever the history's length), then the newest `limit` kept."""
     wallet_entries = Entry.objects.filter(
         transaction=OuterRef("pk"), account__kind=AccountKind.WALLET, account__customer_id=customer_id
     )
     transactions = (
         Transaction.objects.filter(customer_id=customer_id)
         .exclude(kind__in=_NO_WALLET_MOVE)
-        .select_related("partner", "created_by")
+        .select_related("partner", "created_by", "purchase", "comp")
         .annotate(
             wallet_amount=Subquery(wallet_entries.values("transaction").annotate(total=Sum("amount")).values("total")[:1]),
             wallet_unit=Subquery(wallet_entries.values("account__unit")[:1]),
@@ -83,15 +91,17 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
             if part
         )
         amount = money.amount(txn.wallet_amount, txn.wallet_unit, signed=True) if txn.wallet_amount else ""
+        link = ("ledger.transaction", txn.pk)
+        if txn.kind in _RECORD_OF_KIND:
+            name, model = _RECORD_OF_KIND[txn.kind]
+            record = getattr(txn, name, None)
+            if record is not None:
+                link = (model, record.pk)
+                detail = " · ".join(
+                    part for part in (detail, record.description, f"venue {record.venue_id}" if record.venue_id else "") if part
+                )
         events.append(
-            TimelineEvent(
-                txn.created_at,
-                _CATEGORY_BY_KIND.get(txn.kind, "ledger"),
-                txn.get_kind_display(),
-                detail,
-                amount,
-                ("ledger.transaction", txn.pk),
-            )
+            TimelineEvent(txn.created_at, _CATEGORY_BY_KIND.get(txn.kind, "ledger"), txn.get_kind_display(), detail, amount, link)
         )
     charges = (
         CardCharge.objects.filter(customer_id=customer_id).prefetch_related("attempts").order_by("-created_at", "-id")[:limit]
@@ -151,6 +161,28 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
                     ("gateways.cardcredit", credit.pk),
                 )
             )
+    for item in (
+        LineItem.objects.filter(customer_id=customer_id).select_related("partner").order_by("-received_at", "-id")[:limit]
+    ):
+        events.append(
+            TimelineEvent(
+                item.received_at,
+                "line item",
+                f"Line item {item.line_item_id}: {item.get_status_display()}",
+                " · ".join(
+                    part
+                    for part in (
+                        item.partner.name,
+                        item.account_name,
+                        f"tap {item.tap_id}" if item.tap_id else "",
+                        item.reject_reason,
+                    )
+                    if part
+                ),
+                money.dollars(item.money_units, signed=True),
+                ("wallet.lineitem", item.pk),
+            )
+        )
     for record in AuditLog.objects.filter(customer_id=customer_id).select_related("actor").order_by("-created_at")[:limit]:
         events.append(
             TimelineEvent(

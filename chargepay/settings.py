@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "ledger",
     "statements",
     "gateways",
+    "wallet",
     "reconciliation",
     "webhooks",
     "backoffice",
@@ -200,6 +201,10 @@ IDEMPOTENCY_RETENTION_HOURS = env.int("IDEMPOTENCY_RETENTION_HOURS", default=48)
 # How long refused API requests are kept for support (DESIGN §12); `manage.py purge_refused_attempts` deletes older.
 ATTEMPT_RETENTION_DAYS = env.int("ATTEMPT_RETENTION_DAYS", default=90)
 HOP_JWT_MINUTES = env.int("HOP_JWT_MINUTES", default=60)
+# A tap line item that would take the cents wallet past its credit limit charges the card on record this many cents
+# (then applies the line item again); 0 = no automatic top-up, the line item is rejected for staff.
+AUTO_TOPUP_CENTS = env.int("AUTO_TOPUP_CENTS", default=0)
+CREDIT_LIMIT_MAX_CENTS = env.int("CREDIT_LIMIT_MAX_CENTS", default=100_000)  # the most credit finance may give
 # Mail (customers' password-reset links): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@host:587;
 # the default prints mails on the console.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -245,6 +250,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "sweep-card-charges": {"task": "gateways.sweep_card_charges", "schedule": 60.0},
     "sweep-webhooks": {"task": "webhooks.sweep", "schedule": 10.0},
+    "sweep-line-items": {"task": "wallet.sweep_line_items", "schedule": 60.0},
     "reconcile": {"task": "reconciliation.reconcile", "schedule": crontab(hour=4, minute=0)},
     "purge-refused-attempts": {"task": "backoffice.purge_refused_attempts", "schedule": crontab(hour=3, minute=30)},
     "close-settlement-batch": {

@@ -12,6 +12,8 @@ from gateways.api import views as gateways_views
 from ledger.api import partners as ledger_partners_views
 from ledger.api import views as ledger_views
 from ledger.pages.link import LinkConfirmView
+from wallet.api import drinkcommand as drinkcommand_views
+from wallet.api import views as wallet_views
 from webhooks.api import views as webhooks_views
 
 andcharge = [
@@ -60,8 +62,26 @@ hop = [
         "api/v1/users/<str:user_id>/charges/<str:charge_id>", gateways_views.CustomerChargeDetailView.as_view(), name="hop-charge"
     ),
     path("api/v1/users/<str:user_id>/credits", gateways_credits.CustomerCreditsView.as_view(), name="hop-credits"),
-    path("api/v1/users/<str:user_id>/transactions", gateways_views.CustomerTransactionsView.as_view(), name="hop-transactions"),
+    path("api/v1/users/<str:user_id>/transactions", wallet_views.TransactionsView.as_view(), name="hop-transactions"),
     path("api/v1/rfid/<str:session_token>/charges", gateways_views.RfidChargesView.as_view(), name="hop-rfid-charges"),
+    path("api/v1/users/<str:user_id>", wallet_views.UserView.as_view(), name="hop-user"),
+    path("api/v1/users/<str:user_id>/purchases", wallet_views.PurchasesView.as_view(), name="hop-purchases"),
+    path("api/v1/users/<str:user_id>/comps", wallet_views.CompsView.as_view(), name="hop-comps"),
+    path(
+        "api/v1/drinkcommand/customer/<str:session_token>",
+        drinkcommand_views.DrinkCommandCustomerView.as_view(),
+        name="hop-drinkcommand-customer",
+    ),
+    path(
+        "api/v1/drinkcommand/charge/<str:session_token>",
+        drinkcommand_views.DrinkCommandChargeView.as_view(),
+        name="hop-drinkcommand-charge",
+    ),
+    path(
+        "api/v1/drinkcommand/line_item/<str:session_token>",
+        drinkcommand_views.DrinkCommandLineItemView.as_view(),
+        name="hop-drinkcommand-line-item",
+    ),
 ]
 
 # Each document its own title and the hooks that add what every operation of that API answers.
@@ -74,7 +94,8 @@ ANDCHARGE_SCHEMA = {
 }
 HOP_SCHEMA = {
     "TITLE": "HOP API (card top-ups, cents)",
-    "DESCRIPTION": "Charge a customer's stored card through the gateway and top up the cents balance. Errors are "
+    "DESCRIPTION": "Charge a customer's stored card through the gateway and top up the cents balance; spend it "
+    "(purchases, the Drink Command tap system's line items), comp it, read the customer and the history. Errors are "
     '`{"data": {"code", "message", "errors": {field: [messages]}}}`; every answer carries `X-Request-Id`; JSON '
     "whatever `Accept` says; request bodies over 64 KiB are refused unread (413).",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.openapi.hop_postprocess"],

@@ -43,6 +43,13 @@ class ErrorCode(StrEnum):
     PARTNER_NOT_FOUND = "PARTNER_NOT_FOUND"
     ACTIVATION_CODE_NOT_FOUND = "ACTIVATION_CODE_NOT_FOUND"
     GENERAL_PROCESSING_FAILURE = "GENERAL_PROCESSING_FAILURE"
+    # Spending the cents wallet (purchases, comps, the tap system's line items)
+    PURCHASE_FAILED = "PURCHASE_FAILED"
+    COMP_FAILED = "COMP_FAILED"
+    LINE_ITEM_FAILED = "LINE_ITEM_FAILED"
+    PAYMENT_EXPIRED = "PAYMENT_EXPIRED"
+    CREDIT_LIMIT_BELOW_BALANCE = "CREDIT_LIMIT_BELOW_BALANCE"
+    LINE_ITEM_STATE_CONFLICT = "LINE_ITEM_STATE_CONFLICT"
 
 
 class ChargepayError(Exception):
@@ -258,3 +265,45 @@ class ChargeStateConflict(ChargepayError):
 
     fields = ("charge_pk", "why")
     code, status = ErrorCode.CHARGE_STATE_CONFLICT, 409
+
+
+# --- Cents wallet errors ----------------------------------------------------------------------
+class PurchaseDeclined(ChargepayError):
+    """The purchase would take the cents wallet below minus its credit limit; nothing was recorded."""
+
+    fields = ("available", "requested")
+    code, status = ErrorCode.PURCHASE_FAILED, 400
+
+
+class CompRefused(ChargepayError):
+    """A comp of a negative amount (a comp only ever credits)."""
+
+    fields = ("amount",)
+    code, status = ErrorCode.COMP_FAILED, 406
+
+
+class LineItemInvalid(ChargepayError):
+    """The tap system's line item cannot be stored: `message` says which part (its id missing, a bad number)."""
+
+    fields = ("message",)
+    code, status = ErrorCode.LINE_ITEM_FAILED, 406
+
+
+class PaymentExpired(ChargepayError):
+    """The card on record has expired."""
+
+    code, status = ErrorCode.PAYMENT_EXPIRED, 406
+
+
+class CreditLimitBelowBalance(ChargepayError):
+    """The wallet is already further below zero than the credit limit asked for would allow."""
+
+    fields = ("balance", "credit_limit")
+    code, status = ErrorCode.CREDIT_LIMIT_BELOW_BALANCE, 409
+
+
+class LineItemStateConflict(ChargepayError):
+    """The line item is not in a state the staff action applies to (only a rejected one is retried or written off)."""
+
+    fields = ("line_item_pk", "why")
+    code, status = ErrorCode.LINE_ITEM_STATE_CONFLICT, 409

@@ -13,7 +13,7 @@ UNIQUE(partner, external transaction id), at most one reversal per transaction.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -44,6 +44,9 @@ class SystemAccount(models.TextChoices):
     # credit payable (posted, owed to the card until settlement) → settled (paid out in the gateway's batch).
     USD_CARD_CREDIT_PENDING = "usd_card_credit_pending", "Card credits sent to the gateway, outcome not yet known"
     USD_CARD_CREDIT_PAYABLE = "usd_card_credit_payable", "Card credits posted, owed to the cards until settlement"
+    # Cents leave the wallets for what customers buy at venues (purchases, tap line items) and enter them as comps.
+    USD_VENUE_SALES = "usd_venue_sales", "Cents spent at venues (purchases and tap line items)"
+    USD_COMPS = "usd_comps", "Cents comped at venues (goodwill, no card)"
 
 
 class Account(models.Model):
@@ -54,9 +57,13 @@ class Account(models.Model):
     code = models.CharField(max_length=50, null=True, blank=True, unique=True, choices=SystemAccount.choices)
     # Cached balance, wallets only (NULL elsewhere: a shared account's balance is the sum of its entries).
     balance = models.BigIntegerField(null=True, blank=True)
+    # How far below zero a cents wallet may go for spending at venues (set by finance; 0 = no credit). Kilometer
+    # wallets never get credit. The database floor is `balance >= -credit_limit` (CHECK below).
+    credit_limit = models.BigIntegerField(default=0, db_default=0)  # db_default: raw-SQL seeds (bench) insert wallets too
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [("set_credit_limit", "Can set a customer's cents credit limit")]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -91,7 +98,16 @@ class Account(models.Model):
                 ),
                 name="account_kind_shape",
             ),
-            models.CheckConstraint(condition=Q(balance__gte=0) | Q(balance__isnull=True), name="wallet_balance_not_negative"),
+            # The wallet's floor: zero, or minus the credit limit for a cents wallet. The limit is a column of the same
+            # row, so a plain CHECK holds it under every writer (the conditional UPDATE in lock_objects.wallet_move
+            # decides first, for a clear refusal).
+            models.CheckConstraint(
+                condition=Q(balance__isnull=True) | Q(balance__gte=-F("credit_limit")), name="wallet_balance_within_credit_limit"
+            ),
+            models.CheckConstraint(
+                condition=Q(credit_limit__gte=0) & (Q(credit_limit=0) | Q(unit="USD", kind=AccountKind.WALLET)),
+                name="credit_limit_cents_wallets_only",
+            ),
             models.UniqueConstraint(
                 fields=["customer", "unit"], condition=Q(customer__isnull=False), name="one_wallet_per_customer_unit"
             ),
@@ -119,6 +135,10 @@ class TransactionKind(models.TextChoices):
     CARD_CREDIT = "CARD_CREDIT", "Cents refunded to the card"
     CARD_CREDIT_POSTED = "CARD_CREDIT_POSTED", "Card credit posted by the gateway"
     CARD_CREDIT_SETTLEMENT = "CARD_CREDIT_SETTLEMENT", "Card credit settled"
+    PURCHASE = "PURCHASE", "Cents spent on a purchase"
+    COMP = "COMP", "Cents comped at the venue"
+    LINE_ITEM_PURCHASE = "LINE_ITEM_PURCHASE", "Cents spent at a tap (line item)"
+    LINE_ITEM_CREDIT = "LINE_ITEM_CREDIT", "Cents given back at a tap (line item)"
     REVERSAL = "REVERSAL", "Reversal"
 
 
@@ -199,6 +219,8 @@ class Entry(models.Model):
     class Meta:
         verbose_name_plural = "entries"
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_not_zero")]
+        # A wallet's history in the order its balance moved (the HOP history's running balance sums along it).
+        indexes = [models.Index(fields=["account", "id"], name="entry_account_id")]
 
     def __str__(self) -> str:
         return f"{self.amount:+d} → account {self.account_id}"

@@ -71,6 +71,8 @@ SYSTEM_ACCOUNT_UNITS = {
     SystemAccount.USD_CARD_SETTLED: Unit.USD_CENTS,
     SystemAccount.USD_CARD_CREDIT_PENDING: Unit.USD_CENTS,
     SystemAccount.USD_CARD_CREDIT_PAYABLE: Unit.USD_CENTS,
+    SystemAccount.USD_VENUE_SALES: Unit.USD_CENTS,
+    SystemAccount.USD_COMPS: Unit.USD_CENTS,
 }
 
 

@@ -20,6 +20,7 @@ from accounts.models import AuditAction, Customer, Partner, PartnerApiKey, Partn
 from core.errors import (
     AccessDenied,
     AuthorizationInvalid,
+    CreditLimitBelowBalance,
     InsufficientBalance,
     InvalidParameter,
     ObjectNotFound,
@@ -162,14 +163,16 @@ def transaction_post(
     reverses: Transaction | None = None,
     created_by: User | None = None,
     reason: str = "",
+    use_credit: bool = False,
 ) -> Transaction:
     """Record one balanced transaction and move the cached balance of every wallet it touches.
 
     Locks: the wallet rows among the postings, each by the UPDATE that moves it, in primary-key order.
     Shared (partner, system) accounts are neither locked nor updated. A partner's kilometer payment is not
-    posted here but by charging_session_pay.
+    posted here but by charging_session_pay. `use_credit`: a debit may take a cents wallet down to minus its
+    credit limit (spending at venues); every other debit stops at zero.
 
-    Raises InsufficientBalance (a wallet would go negative), ValueError (postings do not balance per unit:
+    Raises InsufficientBalance (a wallet would go below its floor), ValueError (postings do not balance per unit:
     a programming error).
     """
     per_account: dict[int, int] = defaultdict(int)
@@ -197,7 +200,7 @@ def transaction_post(
             amount = per_account[account_id]
             if accounts[account_id].kind != AccountKind.WALLET or amount == 0:
                 continue
-            if not lock_objects.wallet_move(account_id=account_id, amount=amount):
+            if not lock_objects.wallet_move(account_id=account_id, amount=amount, use_credit=use_credit):
                 available = Account.objects.values_list("balance", flat=True).get(pk=account_id)
                 raise InsufficientBalance(available, -amount)
         Entry.objects.bulk_create(Entry(transaction=txn, account_id=p.account_id, amount=p.amount) for p in postings)
@@ -757,3 +760,69 @@ def grid_intensity_save(*, row: GridIntensity, changed: bool) -> GridIntensity:
             row.version = current + 1
         row.save()
     return row
+
+
+def cents_wallet_move(
+    *,
+    kind: TransactionKind,
+    customer_id: int,
+    partner: Partner,
+    amount_cents: int,
+    counterpart: SystemAccount,
+    use_credit: bool = False,
+) -> Transaction:
+    """Move `amount_cents` (signed, as the customer sees it) between the customer's cents wallet and a system
+    account, as one transaction of `partner` (so only that partner's history lists it). A debit with
+    `use_credit` may go down to minus the wallet's credit limit (spending at venues).
+
+    Locks the customer's USD wallet (the conditional UPDATE). Raises InsufficientBalance (below the floor).
+    """
+    if amount_cents == 0:
+        raise ValueError("a wallet move moves something")
+    wallet = selectors.wallet_get(customer_id=customer_id, unit=Unit.USD_CENTS)
+    return transaction_post(
+        kind=kind,
+        postings=[Posting(wallet.pk, amount_cents), Posting(selectors.system_account_id(code=counterpart), -amount_cents)],
+        customer_id=customer_id,
+        partner=partner,
+        use_credit=use_credit,
+    )
+
+
+def credit_limit_set_by_staff(*, customer: Customer, credit_limit_cents: int, staff: User, reason: str) -> Account:
+    """Finance sets how far below zero the customer's cents wallet may go for spending at venues, audited with the
+    limit before and after.
+
+    Locks the customer's USD wallet row. Raises AccessDenied (no `ledger.set_credit_limit`), InvalidParameter
+    (not a whole number from 0 to CREDIT_LIMIT_MAX_CENTS, or no reason), CreditLimitBelowBalance (the wallet is
+    already further below zero than the new limit allows: lower it once the customer has paid back).
+    """
+    if not staff.has_perm("ledger.set_credit_limit"):
+        raise AccessDenied()
+    if (
+        isinstance(credit_limit_cents, bool)
+        or not isinstance(credit_limit_cents, int)
+        or not 0 <= credit_limit_cents <= settings.CREDIT_LIMIT_MAX_CENTS
+    ):
+        raise InvalidParameter(credit_limit_cents, "credit_limit")
+    if not reason.strip():
+        raise InvalidParameter(reason, "reason")
+    with transaction.atomic():
+        wallet = lock_objects.wallet_lock(customer_id=customer.pk, unit=Unit.USD_CENTS)
+        if wallet.balance < -credit_limit_cents:
+            raise CreditLimitBelowBalance(balance=wallet.balance, credit_limit=credit_limit_cents)
+        before = wallet.credit_limit
+        Account.objects.filter(pk=wallet.pk).update(credit_limit=credit_limit_cents)
+        wallet.credit_limit = credit_limit_cents
+        balances = selectors.customer_balances(customer_id=customer.pk)
+        audit_record(
+            actor=staff,
+            action=AuditAction.CREDIT_LIMIT_SET,
+            reason=reason,
+            target=wallet,
+            customer=customer,
+            balances_before=balances,
+            balances_after=balances,
+            detail={"credit_limit_before": before, "credit_limit_after": credit_limit_cents},
+        )
+    return wallet

@@ -128,8 +128,9 @@ def ledger_checks() -> list[Discrepancy]:
             balance,
             f"wallet {account} is at {balance}",
         )
+        # Below its floor: zero, or minus the credit limit finance gave a cents wallet.
         for account, customer, balance in _rows(
-            "SELECT id, customer_id, balance FROM ledger_account WHERE kind = 'WALLET' AND balance < 0"
+            "SELECT id, customer_id, balance FROM ledger_account WHERE kind = 'WALLET' AND balance < -credit_limit"
         )
     ]
     found += [

@@ -25,6 +25,7 @@ LAYERS = [
     "ledger",
     "statements",
     "gateways",
+    "wallet",
     "reconciliation",
     "webhooks",
     "backoffice",

@@ -138,7 +138,18 @@ def test_hop_operations_commands(db):
     )
     rfid = run("add_rfid", "--customer", str(customer["id"]), "--token", "RFID-0001")
 
-    assert account["partner"] == "PCS-001"
+    assert (account["partner"], account["may_comp"]) == ("PCS-001", False)
+    comper = run(
+        "create_service_account",
+        "--partner",
+        "PCS-001",
+        "--email",
+        "tap@pcs.example",
+        "--password",
+        "a-long-pass-2026",
+        "--may-comp",
+    )
+    assert comper["may_comp"] is True
     assert card == {
         "id": card["id"],
         "customer": customer["id"],

@@ -15,7 +15,7 @@ from backoffice.tests.helpers import money_state, text
 from gateways.models import GatewayBatchFile
 from ledger.tests.factories import SessionPaymentFactory
 
-READ_APPS = ("accounts", "ledger", "statements", "gateways", "reconciliation", "webhooks", "backoffice")
+READ_APPS = ("accounts", "ledger", "statements", "gateways", "wallet", "reconciliation", "webhooks", "backoffice")
 SUPPORT_EXTRA = {
     "ledger.reverse_transaction",
     "gateways.refund_cardcharge",
@@ -25,6 +25,8 @@ SUPPORT_EXTRA = {
 FINANCE_EXTRA = SUPPORT_EXTRA | {
     "ledger.reverse_any_transaction",
     "ledger.adjust_kilometers",
+    "ledger.set_credit_limit",
+    "wallet.resolve_lineitem",
     "gateways.retry_capture_cardcharge",
     "reconciliation.change_reconciliationfinding",
     "gateways.add_gatewaybatchfile",
@@ -60,6 +62,8 @@ def test_the_groups_exist_after_migrate_with_exactly_their_permissions(db):
     # What tells the roles apart: support neither adjusts, retries captures, reverses any amount nor resolves.
     assert not support & {
         "ledger.adjust_kilometers",
+        "ledger.set_credit_limit",
+        "wallet.resolve_lineitem",
         "ledger.reverse_any_transaction",
         "gateways.retry_capture_cardcharge",
         "reconciliation.change_reconciliationfinding",

@@ -18,6 +18,7 @@ from accounts import services as accounts_services
 from accounts.tests.factories import ServiceAccountFactory
 from accounts.tests.helpers import login
 from ledger.tests.helpers import grant
+from wallet.tests.helpers import allow_comps
 
 DEMO_HOP_PASSWORD = "demo-hop-password-2026"
 MAX_EXAMPLES = 25  # per operation and phase: enough to reach every rule, about a minute for both documents
@@ -110,6 +111,7 @@ password = "{secret}"
 def test_hop_schema_fuzzed_finds_nothing(live, tmp_path, partner, hop_customer):
     # The log-in example's credentials (make run's demo service account), so the examples phase logs in.
     account = ServiceAccountFactory(partner=partner, email="hop.service@chargepay.example", password=DEMO_HOP_PASSWORD)
+    allow_comps(account)  # so the comps route is exercised, not only its 401
     accounts_services.rfid_token_add(customer=hop_customer, token="DEMO-RFID-0001")
     _, jwt = accounts_services.service_account_token(email=account.email, password=DEMO_HOP_PASSWORD)
     auth = f"""
@@ -120,8 +122,9 @@ bearer = "{jwt}"
         tmp_path,
         live,
         "hop",
-        # 429: the fuzzer's wrong passwords lock its own log-in out, as they should.
-        positive=["2xx", "401", "404", "406", "409", "422", "429"],
+        # 429: the fuzzer's wrong passwords lock its own log-in out, as they should. 400: a schema-valid purchase past
+        # the customer's credit limit (10008).
+        positive=["2xx", "400", "401", "404", "406", "409", "422", "429"],
         parameters=f'"path.user_id" = "{hop_customer.pk}"\n"path.session_token" = "DEMO-RFID-0001"',
         auth=auth,
     )

@@ -4,7 +4,9 @@ HOP codes (DESIGN §4): 10001 unknown route, 10004 record not found, 10005 unaut
 failure, 10007 credit (refund to the card) failure, 10012 invalid JSON, 10013 missing or empty parameter; ours:
 10015/10016 idempotency, 10017 rate limit (429, per service account), 10018 log-in locked out (429, too many
 failed log-ins for an account from an address), 10019 the gateway bulkhead is full (503). The 429s and the 503
-carry `Retry-After` (seconds).
+carry `Retry-After` (seconds). The cents wallet's own: 10008 purchase failure (400, past the credit limit), 10010
+comp failure (406, negative amount), and on the Drink Command routes 20400 charge failure, 20401 no usable card,
+20402 bad line item, 20404 unknown session token.
 """
 
 import logging
@@ -131,6 +133,10 @@ def to_hop_error(exc: Exception) -> HopError | None:
         return HopError(406, 10006, "Charge transaction failure", {"charge": [str(exc.description)]})
     if isinstance(exc, errors.CreditFailed):
         return HopError(406, 10007, "Credit transaction failure", {str(exc.field): [str(exc.reason)]})
+    if isinstance(exc, errors.PurchaseDeclined):
+        return HopError(400, 10008, "Purchase transaction failure", {"balance": ["is not sufficient"]})
+    if isinstance(exc, errors.CompRefused):
+        return HopError(406, 10010, "Comp transaction failure", {"amount_in_cents": ["must be greater than or equal to 0"]})
     if isinstance(exc, errors.GatewayBusy):
         return gateway_busy(exc.retry_after_seconds)
     if isinstance(exc, errors.IdempotencyKeyInUse):
@@ -147,6 +153,23 @@ def to_hop_error(exc: Exception) -> HopError | None:
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return method_not_allowed()
     return None
+
+
+def to_drinkcommand_error(exc: Exception) -> HopError | None:
+    """The Drink Command routes' own codes (HOP's drinkcommand.md) for what differs from the rest of HOP: the session
+    token unknown (or not the caller's to see) 404 20404, no usable card 406 20401, a refused charge 406 20400, a
+    bad line item 406 20402. Everything else as to_hop_error."""
+    if isinstance(exc, errors.ObjectNotFound):
+        return HopError(404, 20404, "User with session token not found", {"session_token": ["missing or invalid"]})
+    if isinstance(exc, errors.PaymentDetailsMissing):
+        return HopError(406, 20401, "Payment information failure", {"payment": ["not available"]})
+    if isinstance(exc, errors.PaymentExpired):
+        return HopError(406, 20401, "Payment information failure", {"payment": ["has expired"]})
+    if isinstance(exc, errors.ChargeFailed):
+        return HopError(406, 20400, "Charge transaction failure", {"charge": [str(exc.description)]})
+    if isinstance(exc, errors.LineItemInvalid):
+        return HopError(406, 20402, "Line item failure", {"line_item": [str(exc.message)]})
+    return to_hop_error(exc)
 
 
 def hop_exception_handler(exc: Exception, context: dict) -> Response:
@@ -195,6 +218,16 @@ class HopAPIView(APIView):
             raise user_not_found()
 
 
+def drinkcommand_exception_handler(exc: Exception, context: dict) -> Response:
+    error = to_drinkcommand_error(exc)
+    if error is None:
+        return hop_exception_handler(exc, context)
+    response = Response(error.body(), status=error.status, headers=error.headers or None)
+    if error.status == 401:
+        response["WWW-Authenticate"] = BEARER_CHALLENGE
+    return response
+
+
 class HopPublicView(HopAPIView):
     """The log-in endpoint: no bearer authentication, the same envelope."""
 
@@ -209,6 +242,8 @@ HOP_CODES = {
     10005: "Unauthorized",
     10006: "Charge transaction failure",
     10007: "Credit transaction failure",
+    10008: "Purchase transaction failure (the balance would pass the credit limit)",
+    10010: "Comp transaction failure (a negative amount)",
     10012: "Invalid Format (unparsable JSON, or a body over the size limit)",
     10013: "Param is missing or the value is empty",
     10015: "Idempotency key in use",
@@ -216,6 +251,10 @@ HOP_CODES = {
     10017: "Too many requests (the service account's rate limit)",
     10018: "Too many failed log-ins (this account from this address is locked out)",
     10019: "Card gateway busy (nothing was charged; retry after Retry-After)",
+    20400: "Drink Command: charge transaction failure",
+    20401: "Drink Command: payment information failure (no card on record, or it has expired)",
+    20402: "Drink Command: line item failure",
+    20404: "Drink Command: user with session token not found",
 }
 
 

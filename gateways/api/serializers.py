@@ -10,7 +10,6 @@ from rest_framework import serializers
 from core.masking import LOGGED, last_four
 from gateways.bridgecomm.protocol import METADATA_FIELDS
 from gateways.models import CardCharge, ChargeStatus
-from ledger.models import TransactionKind, TransactionStatus
 
 
 def parse_amount(value) -> int | None:
@@ -180,25 +179,6 @@ class HopChargeDataSerializer(serializers.Serializer):
 
 class ChargeResponseSerializer(serializers.Serializer):
     data = HopChargeDataSerializer()
-
-
-class HopTransactionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    type = serializers.ChoiceField(choices=TransactionKind.values)
-    status = serializers.ChoiceField(choices=TransactionStatus.values)
-    amount_in_cents = serializers.IntegerField(help_text="Signed from the customer's view: a top-up is positive.")
-    created_at = serializers.DateTimeField()
-    charge_id = serializers.IntegerField(allow_null=True, help_text="The card charge, for card transactions.")
-
-
-class HopTransactionsDataSerializer(serializers.Serializer):
-    transactions = HopTransactionSerializer(many=True)
-    page = serializers.IntegerField(min_value=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100)
-
-
-class HopTransactionsResponseSerializer(serializers.Serializer):
-    data = HopTransactionsDataSerializer()
 
 
 # The seed's sample (seeds/004): its request, and an answer of the sandbox to it.

@@ -23,13 +23,9 @@ from .serializers import (
     SEED_CHARGE_REQUEST_EXAMPLE,
     ChargeResponseSerializer,
     HopChargeCreateSerializer,
-    HopTransactionsResponseSerializer,
     charge_body,
     parse_charge_request,
 )
-
-MAX_PER_PAGE = 100
-MAX_PAGE = 10_000_000
 
 UNAUTHORIZED = (hop_envelope.unauthorized(), "10005 Unauthorized: bad or missing token, or no right to charge")
 USER_NOT_FOUND = (hop_envelope.user_not_found(), "10004 Record not found: unknown customer, or one the caller may not see")
@@ -238,86 +234,3 @@ class CustomerChargeDetailView(HopView):
             raise errors.ObjectNotFound(kind="charge", id=charge_id)
         balance = selectors.cents_balance(customer_id=customer.pk)
         return Response(charge_body(charge, balance, token_shown=charge.payment_method.partner_id == request.user.partner_id))
-
-
-def _page_param(request, name: str, default: int, highest: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= highest:
-        raise errors.InvalidParameters(field_errors={name: [f"must be a whole number from 1 to {highest}"]})
-    return int(raw)
-
-
-class CustomerTransactionsView(HopView):
-    @extend_schema(
-        operation_id="listCentsTransactions",
-        summary="The customer's cents history, newest first",
-        description="Every movement of the customer's cents wallet, paged.",
-        parameters=[
-            OpenApiParameter(
-                "page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, default=1, description="1-based page number"
-            ),
-            OpenApiParameter(
-                "per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, default=25, description="page size"
-            ),
-        ],
-        responses={
-            200: OpenApiResponse(
-                HopTransactionsResponseSerializer,
-                description="A page of the history",
-                examples=[
-                    OpenApiExample(
-                        "one top-up",
-                        value={
-                            "data": {
-                                "transactions": [
-                                    {
-                                        "id": 7,
-                                        "type": "CARD_TOPUP",
-                                        "status": "CONFIRMED",
-                                        "amount_in_cents": 500,
-                                        "created_at": "2026-11-21T07:14:18Z",
-                                        "charge_id": 1,
-                                    }
-                                ],
-                                "page": 1,
-                                "per_page": 25,
-                            }
-                        },
-                        summary="One top-up",
-                    )
-                ],
-            ),
-            **hop_errors(
-                UNAUTHORIZED,
-                TOO_MANY_REQUESTS,
-                USER_NOT_FOUND,
-                (
-                    hop_envelope.invalid_params({"per_page": ["must be a whole number from 1 to 100"]}),
-                    "10013 page or per_page out of range",
-                ),
-            ),
-        },
-    )
-    def get(self, request, user_id: str):
-        customer = selectors.customer_for_partner(partner=request.user.partner, customer_id=user_id)
-        if customer is None:
-            raise errors.ObjectNotFound(kind="user", id=user_id)
-        page = _page_param(request, "page", 1, MAX_PAGE)
-        per_page = _page_param(request, "per_page", 25, MAX_PER_PAGE)
-        entries = selectors.cents_history(customer=customer, partner=request.user.partner)[
-            (page - 1) * per_page : page * per_page
-        ]
-        rows = [
-            {
-                "id": entry.transaction_id,
-                "type": entry.transaction.kind,
-                "status": entry.transaction.status,
-                "amount_in_cents": entry.amount,
-                "created_at": entry.transaction.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "charge_id": getattr(getattr(entry.transaction, "card_charge", None), "pk", None),
-            }
-            for entry in entries
-        ]
-        return Response({"data": {"transactions": rows, "page": page, "per_page": per_page}})

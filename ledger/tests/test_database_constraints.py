@@ -147,10 +147,25 @@ def test_status_change_together_with_another_column_is_refused(customer, admin_u
 def test_wallet_balance_cannot_go_negative(customer):
     grant(customer, 10)
 
-    with pytest.raises(IntegrityError, match="wallet_balance_not_negative"):
+    with pytest.raises(IntegrityError, match="wallet_balance_within_credit_limit"):
         _sql("UPDATE ledger_account SET balance = balance - 11 WHERE customer_id = %s AND unit = 'KM'", [customer.pk])
 
     assert wallet_of(customer).balance == 10
+
+
+def test_a_cents_wallet_goes_down_to_minus_its_credit_limit_and_no_further(customer):
+    _sql("UPDATE ledger_account SET credit_limit = 500 WHERE customer_id = %s AND unit = 'USD'", [customer.pk])
+
+    _sql("UPDATE ledger_account SET balance = -500 WHERE customer_id = %s AND unit = 'USD'", [customer.pk])
+    with pytest.raises(IntegrityError, match="wallet_balance_within_credit_limit"):
+        _sql("UPDATE ledger_account SET balance = -501 WHERE customer_id = %s AND unit = 'USD'", [customer.pk])
+
+    assert wallet_of(customer, Unit.USD_CENTS).balance == -500
+
+
+def test_a_kilometer_wallet_never_gets_credit(customer):
+    with pytest.raises(IntegrityError, match="credit_limit_cents_wallets_only"):
+        _sql("UPDATE ledger_account SET credit_limit = 10 WHERE customer_id = %s AND unit = 'KM'", [customer.pk])
 
 
 def _pay(customer, partner, amount, external_id):

@@ -16,7 +16,7 @@ from accounts.tests.factories import CustomerFactory
 from gateways import services
 from gateways.models import CardCharge, ChargeStatus
 from ledger import services as ledger_services
-from ledger.models import SystemAccount, Transaction, TransactionKind
+from ledger.models import SystemAccount, Transaction, TransactionKind, Unit
 from ledger.tests.helpers import grant, wallet_of
 from reconciliation.models import FindingStatus, ReconciliationFinding
 from reconciliation.services import finding_resolve, reconcile
@@ -40,7 +40,7 @@ def unguarded_ledger(db):
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
         cursor.execute("ALTER TABLE ledger_transaction DISABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE ledger_account DROP CONSTRAINT wallet_balance_not_negative")
+        cursor.execute("ALTER TABLE ledger_account DROP CONSTRAINT wallet_balance_within_credit_limit")
         cursor.execute(
             "SELECT conname FROM pg_constraint WHERE conrelid = 'ledger_transaction'::regclass AND contype = 'u'"
             " AND pg_get_constraintdef(oid) LIKE '%%reverses_id%%'"
@@ -119,6 +119,36 @@ def test_negative_wallet(unguarded_ledger, export_url):
     reconcile(business_date=_today())
 
     assert _kinds() == ["negative_wallet"]
+
+
+def test_a_cents_wallet_on_credit_is_a_finding_only_below_its_limit(unguarded_ledger, export_url, partner):
+    on_credit, past_it = CustomerFactory(), CustomerFactory()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE ledger_account SET credit_limit = 500 WHERE customer_id IN (%s, %s) AND unit = 'USD'",
+            [on_credit.pk, past_it.pk],
+        )
+    ledger_services.cents_wallet_move(
+        kind=TransactionKind.PURCHASE,
+        customer_id=on_credit.pk,
+        partner=partner,
+        amount_cents=-500,
+        counterpart=SystemAccount.USD_VENUE_SALES,
+        use_credit=True,
+    )
+    # Past the limit only by an unguarded write (the CHECK is off here), its entries agreeing with the balance.
+    sales = ledger_services.selectors.system_account_id(code=SystemAccount.USD_VENUE_SALES)
+    txn = Transaction.objects.create(kind=TransactionKind.PURCHASE, customer=past_it, partner=partner)
+    wallet = wallet_of(past_it, Unit.USD_CENTS)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_account SET balance = -501 WHERE id = %s", [wallet.pk])
+        cursor.execute("INSERT INTO ledger_entry (transaction_id, account_id, amount) VALUES (%s, %s, -501)", [txn.pk, wallet.pk])
+        cursor.execute("INSERT INTO ledger_entry (transaction_id, account_id, amount) VALUES (%s, %s, 501)", [txn.pk, sales])
+
+    reconcile(business_date=_today())
+
+    assert _kinds() == ["negative_wallet"]
+    assert ReconciliationFinding.objects.get().involved == {"account": wallet.pk, "customer": past_it.pk}
 
 
 def test_transaction_reversed_twice(unguarded_ledger, export_url, admin_user):

@@ -9,7 +9,10 @@ class Command(OperationsCommand):
         parser.add_argument("--partner", required=True, help="Partner code, e.g. PCS-001.")
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", required=True)
+        parser.add_argument("--may-comp", action="store_true", help="May also comp cents wallets (POST …/comps).")
 
-    def run(self, *, partner, email, password, **options):
-        user = services.service_account_create(partner=services.partner_get_by_code(code=partner), email=email, password=password)
-        return {"id": user.pk, "email": user.email, "partner": user.partner.code}
+    def run(self, *, partner, email, password, may_comp=False, **options):
+        user = services.service_account_create(
+            partner=services.partner_get_by_code(code=partner), email=email, password=password, may_comp=may_comp
+        )
+        return {"id": user.pk, "email": user.email, "partner": user.partner.code, "may_comp": user.has_perm("wallet.comp_wallet")}

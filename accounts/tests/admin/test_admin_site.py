@@ -25,6 +25,7 @@ from ledger.tests.factories import SessionPaymentFactory
 from ledger.tests.helpers import CO2_REQUEST, grant, grid_intensities_seed, wallet_of
 from reconciliation.services import reconcile
 from statements import services as statements_services
+from wallet import services as wallet_services
 from webhooks import services as webhooks_services
 from webhooks.models import WebhookDelivery
 
@@ -51,6 +52,10 @@ BACK_OFFICE = {
     "webhooks.webhookendpoint",
     "webhooks.webhookdelivery",
     "backoffice.refusedattempt",
+    "wallet.purchase",
+    "wallet.comp",
+    "wallet.lineitem",
+    "wallet.rejectedlineitem",
 }
 READS = {
     "support": BACK_OFFICE,
@@ -98,6 +103,16 @@ def everything(settings, gateway_settings, partner, link, api_key, service_accou
     with connection.cursor() as cursor:  # a wallet out of step with its entries: a finding
         cursor.execute("UPDATE ledger_account SET balance = balance - 1 WHERE id = %s", [wallet_of(customer).pk])
     reconcile(business_date=timezone.localdate())
+    wallet_services.comp_create(requested_by=service_account, customer=hop_customer, amount_cents=100)
+    wallet_services.purchase_create(requested_by=service_account, customer=hop_customer, amount_cents=50)
+    rejected, _ = wallet_services.line_item_receive(
+        requested_by=service_account,
+        customer=hop_customer,
+        session_token="RFID-0001",
+        fields={"line_item_id": "li-1", "money_units": -99999},
+    )
+    settings.AUTO_TOPUP_CENTS = 0
+    wallet_services.line_item_apply(line_item_pk=rejected.pk)
     every = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(name="sweep", task="gateways.sweep_card_charges", interval=every)
     CrontabSchedule.objects.create(minute="0", hour="4")

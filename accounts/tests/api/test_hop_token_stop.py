@@ -128,7 +128,7 @@ def test_authorizing_a_request_is_one_query(service_account, hop_jwt):
     client = bearer(hop_jwt)
 
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/v1/users/not-a-customer-id/transactions")  # refused without looking anyone up
+        response = client.get("/api/v1/users/not-a-customer-id/charges/1")  # refused without looking anyone up
     statements = [query["sql"] for query in queries]
 
     assert response.status_code == 406

@@ -1,6 +1,7 @@
 from datetime import date
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.core.management.base import CommandError
 from django.db import transaction
 
@@ -55,6 +56,8 @@ class Command(OperationsCommand):
             service_account = accounts_services.service_account_create(
                 partner=partner, email=DEMO_SERVICE_ACCOUNT[0], password=DEMO_SERVICE_ACCOUNT[1]
             )
+        # The demo's tap system may comp too (README: the cents wallet).
+        service_account.user_permissions.add(Permission.objects.get(codename="comp_wallet", content_type__app_label="wallet"))
         hop_customer = Customer.objects.filter(email__iexact="hop.customer@chargepay.example").first()
         if hop_customer is None:
             hop_customer = ledger_services.customer_create(email="hop.customer@chargepay.example", name="HOP Customer")

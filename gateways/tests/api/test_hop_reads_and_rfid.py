@@ -125,19 +125,22 @@ def test_transactions_newest_first_with_only_cents_credits(hop_api, hop_customer
 
     assert response.status_code == 200
     body = response.json()["data"]
-    assert (body["page"], body["per_page"]) == (1, 25)
+    assert (body["total"], body["pages"], body["next_page"]) == (3, 1, None)
     charges = {c.amount_requested: c for c in CardCharge.objects.filter(status=ChargeStatus.AUTHORIZED)}
-    expected = [charges[15000], charges[600], charges[500]]
+    expected = [(charges[15000], 15100), (charges[600], 1100), (charges[500], 500)]
     assert body["transactions"] == [
         {
             "id": c.ledger_transaction_id,
-            "type": "CARD_TOPUP",
-            "status": "CONFIRMED",
+            "type": "charge",
             "amount_in_cents": c.amount_authorized,
+            "balance_in_cents": balance,
+            "description": "Cents topped up by card",
+            "tap_id": None,
+            "qty": None,
+            "venue_id": None,
             "created_at": Transaction.objects.get(pk=c.ledger_transaction_id).created_at.strftime(CHARGE_AT_FORMAT),
-            "charge_id": c.pk,
         }
-        for c in expected
+        for c, balance in expected
     ]
     assert [row["amount_in_cents"] for row in body["transactions"]] == [14000, 600, 500]
     for row in body["transactions"]:
@@ -157,14 +160,19 @@ def test_transactions_pagination(hop_api, hop_customer):
         [501],
         [],
     ]
-    assert [(r.json()["data"]["page"], r.json()["data"]["per_page"]) for r in pages] == [(1, 2), (2, 2), (3, 2), (4, 2)]
+    assert [(r.json()["data"]["total"], r.json()["data"]["pages"], r.json()["data"]["next_page"]) for r in pages] == [
+        (5, 3, 2),
+        (5, 3, 3),
+        (5, 3, None),
+        (5, 3, None),
+    ]
 
 
 def test_transactions_of_a_customer_without_any(hop_api, hop_customer):
     response = hop_api.get(transactions_url(hop_customer.pk))
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"transactions": [], "page": 1, "per_page": 25}}
+    assert response.json() == {"data": {"total": 0, "pages": 0, "next_page": None, "transactions": []}}
 
 
 def test_transactions_are_the_customers_own(hop_api, hop_customer, second_customer):
@@ -203,7 +211,7 @@ def test_largest_page_parameters_are_accepted(hop_api, hop_customer):
     response = hop_api.get(transactions_url(hop_customer.pk), {"page": "10000000", "per_page": "100"})
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"transactions": [], "page": 10_000_000, "per_page": 100}}
+    assert response.json() == {"data": {"total": 0, "pages": 0, "next_page": None, "transactions": []}}
 
 
 # --- POST /api/v1/rfid/{session_token}/charges ----------------------------------------------------------------

@@ -23,6 +23,8 @@ from gateways.models import CardCharge, CardCredit, PaymentMethod
 from gateways.tests.factories import SEED_TOKEN, PaymentMethodFactory
 from ledger.models import Entry
 from ledger.tests.helpers import cents
+from wallet.models import Comp, LineItem, Purchase
+from wallet.tests.helpers import allow_comps
 
 from .support import (
     OTHER_SERVICE_PASSWORD,
@@ -97,6 +99,11 @@ def world(partner, other_partner, hop_api, hop_jwt, hop_customer, sandbox) -> Wo
 DIRECTIONS = [("A", "B"), ("B", "A")]
 
 
+def _charge_txn(charge_id: int) -> int:
+    """The ledger transaction of a charge's top-up: the id its history row carries."""
+    return CardCharge.objects.values_list("ledger_transaction_id", flat=True).get(pk=charge_id)
+
+
 # --- reads ---------------------------------------------------------------------------------------------------
 
 
@@ -133,8 +140,9 @@ def test_the_history_lists_only_the_partners_own_rows(world, me, them):
 
     assert response.status_code == 200
     rows = response.json()["data"]["transactions"]
-    assert [row["charge_id"] for row in rows] == [world.sides[me].charge_id]
-    assert world.sides[them].charge_id not in [row["charge_id"] for row in rows]
+    assert [row["id"] for row in rows] == [_charge_txn(world.sides[me].charge_id)]
+    assert _charge_txn(world.sides[them].charge_id) not in [row["id"] for row in rows]
+    assert rows[0]["balance_in_cents"] == (500 if me == "A" else 1200)  # the one wallet's balance after the row
 
 
 # --- writes --------------------------------------------------------------------------------------------------
@@ -294,6 +302,97 @@ def test_both_partners_charging_the_shared_customer_at_once_each_use_their_own_c
     for me in ("A", "B"):
         rows = world.sides[me].client.get(transactions_url(world.customer.pk)).json()["data"]["transactions"]
         assert len(rows) == 5
-        assert set(CardCharge.objects.filter(pk__in=[r["charge_id"] for r in rows]).values_list("partner__code", flat=True)) == {
-            world.sides[me].code
-        }
+        made = CardCharge.objects.filter(ledger_transaction_id__in=[r["id"] for r in rows])
+        assert set(made.values_list("partner__code", flat=True)) == {world.sides[me].code}
+
+
+# --- the cents wallet's routes (purchases, comps, the customer, Drink Command) ----------------------------------
+
+
+def _wallet_routes(customer_id, rfid: str) -> list[tuple[str, str, dict | None]]:
+    """Every cents-wallet route that names a customer, as (method, path, body)."""
+    return [
+        ("get", f"/api/v1/users/{customer_id}", None),
+        ("get", f"/api/v1/users/{rfid}", None),
+        ("get", f"/api/v1/users/{rfid}/transactions", None),
+        ("get", f"/api/v1/users/{customer_id}/purchases", None),
+        ("post", f"/api/v1/users/{customer_id}/purchases", {"purchase": {"amount_in_cents": 100}}),
+        ("post", f"/api/v1/users/{customer_id}/comps", {"comp": {"amount_in_cents": 100}}),
+    ]
+
+
+def _drinkcommand_routes(rfid: str) -> list[tuple[str, str, dict | None]]:
+    return [
+        ("get", f"/api/v1/drinkcommand/customer/{rfid}", None),
+        ("post", f"/api/v1/drinkcommand/charge/{rfid}", {"charge": {"amount_in_cents": 500}}),
+        ("post", f"/api/v1/drinkcommand/line_item/{rfid}", {"line_item": {"line_item_id": "li-1", "money_units": -100}}),
+    ]
+
+
+def _call(client, method: str, path: str, body):
+    return client.get(path) if method == "get" else client.post(path, body, format="json")
+
+
+SESSION_TOKEN_NOT_FOUND = {
+    "data": {"code": 20404, "message": "User with session token not found", "errors": {"session_token": ["missing or invalid"]}}
+}
+
+
+def test_a_customer_only_the_other_partner_knows_is_unknown_on_every_wallet_route(world, other_partner, sandbox):
+    stranger = CustomerFactory()
+    PartnerLinkFactory(partner=other_partner, customer=stranger, external_user_id="onlyB-wallet")
+    accounts_services.rfid_token_add(customer=stranger, token="only-b-wallet-rfid")
+    allow_comps(ServiceAccountFactory._meta.model.objects.get(email="hop@pcs.example"))
+    a = world.sides["A"].client
+    before, requests_before = _snapshot(world), len(sandbox.control.requests())
+
+    hop = [_call(a, *route) for route in _wallet_routes(stranger.pk, "only-b-wallet-rfid")]
+    drinkcommand = [_call(a, *route) for route in _drinkcommand_routes("only-b-wallet-rfid")]
+
+    assert [(r.status_code, r.json()) for r in hop] == [(406, USER_NOT_FOUND)] * len(hop)
+    assert [(r.status_code, r.json()) for r in drinkcommand] == [(404, SESSION_TOKEN_NOT_FOUND)] * len(drinkcommand)
+    assert _snapshot(world) == before
+    assert len(sandbox.control.requests()) == requests_before
+    assert not (Purchase.objects.exists() or Comp.objects.exists() or LineItem.objects.exists())
+
+
+@pytest.mark.parametrize(("me", "them"), DIRECTIONS, ids=["A-reads-B", "B-reads-A"])
+def test_wallet_records_are_seen_only_by_the_partner_that_made_them(
+    world, me, them, settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the line items' worker runs in the request, after commit
+    customer, mine, theirs = world.customer, world.sides[me], world.sides[them]
+    for side, amount in ((theirs, 300), (mine, 200)):
+        assert (
+            side.client.post(
+                f"/api/v1/users/{customer.pk}/purchases", {"purchase": {"amount_in_cents": amount}}, format="json"
+            ).status_code
+            == 201
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            response = side.client.post(
+                f"/api/v1/drinkcommand/line_item/{RFID}",
+                {"line_item": {"line_item_id": "same-id", "money_units": -amount}},
+                format="json",
+            )
+        assert (response.status_code, response.json()["data"]["status"]) == (201, "pending")
+
+    purchases = mine.client.get(f"/api/v1/users/{customer.pk}/purchases").json()["data"]["purchases"]
+    history = mine.client.get(f"/api/v1/users/{customer.pk}/transactions").json()["data"]["transactions"]
+    user = mine.client.get(f"/api/v1/users/{customer.pk}").json()["data"]["user"]
+    card = mine.client.get(f"/api/v1/drinkcommand/customer/{RFID}").json()["data"]
+
+    assert [p["amount_in_cents"] for p in purchases] == [200]
+    assert [(r["type"], r["amount_in_cents"]) for r in history] == [
+        ("purchase", -200),
+        ("purchase", -200),
+        ("charge", 500 if me == "A" else 700),
+    ]
+    assert user["balance_in_cents"] == card["balance_in_cents"] == 1200 - 2 * 500  # one wallet
+    assert user["payment_method"]["masked_number"] == card["masked_number"] == "********" + mine.token[-4:]
+    assert theirs.token not in str(user) + str(card)
+    # The same line_item_id from two partners is two line items, one each (idempotency never crosses partners).
+    assert sorted(LineItem.objects.values_list("partner__code", "line_item_id", "status")) == [
+        ("PCS-001", "same-id", "processed"),
+        ("PCS-002", "same-id", "processed"),
+    ]
