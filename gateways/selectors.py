@@ -1,10 +1,8 @@
 """Reads of cards and charges."""
 
-from django.db.models import Q
-
 from accounts.models import Customer, LinkStatus, Partner, RfidToken
 from ledger import selectors as ledger_selectors
-from ledger.models import AccountKind, Entry, Unit
+from ledger.models import Unit
 
 from .models import CardCharge, PaymentMethod
 
@@ -42,22 +40,3 @@ def charge_for_customer(*, customer: Customer, partner: Partner, charge_id: str)
 
 def cents_balance(*, customer_id: int) -> int:
     return ledger_selectors.wallet_get(customer_id=customer_id, unit=Unit.USD_CENTS).balance
-
-
-def cents_history(*, customer: Customer, partner: Partner):
-    """The customer's cents wallet entries that `partner`'s charges and credits made (the top-up, a staff refund of
-    it, the reversal of its credit; a refund to the card and its give-back), with their transactions, newest first.
-    Another partner's rows are not there for it."""
-    made_by_partner = (
-        Q(transaction__card_charge__partner=partner)
-        | Q(transaction__card_refund__partner=partner)
-        | Q(transaction__reverses__card_charge__partner=partner)
-        | Q(transaction__card_credit__partner=partner)
-        | Q(transaction__reverses__card_credit__partner=partner)
-    )
-    return (
-        Entry.objects.filter(account__customer=customer, account__kind=AccountKind.WALLET, account__unit=Unit.USD_CENTS)
-        .filter(made_by_partner)
-        .select_related("transaction", "transaction__card_charge")
-        .order_by("-transaction__created_at", "-pk")
-    )

@@ -306,10 +306,12 @@ def test_the_cents_history_shows_the_partners_credits_and_their_give_back(
     mine = hop_api.get(f"/api/v1/users/{hop_customer.pk}/transactions").json()["data"]["transactions"]
     theirs = other_hop_api.get(f"/api/v1/users/{hop_customer.pk}/transactions").json()["data"]["transactions"]
 
-    assert [(row["type"], row["status"], row["amount_in_cents"]) for row in mine] == [
-        (TransactionKind.REVERSAL, TransactionStatus.CONFIRMED, 300),
-        (TransactionKind.CARD_CREDIT, TransactionStatus.CANCELLED, -300),
-        (TransactionKind.CARD_CREDIT, TransactionStatus.CONFIRMED, -600),
+    # HOP's shape, newest first, each row with the wallet's balance right after it: the refused credit's debit and
+    # its give-back are both there, so the running balance adds up.
+    assert [(row["type"], row["amount_in_cents"], row["balance_in_cents"]) for row in mine] == [
+        ("refund", 300, 400),
+        ("credit", -300, 100),
+        ("credit", -600, 400),
     ]
     assert theirs == []
 
