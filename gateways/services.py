@@ -31,9 +31,6 @@ from ledger import services as ledger_services
 from ledger.models import SystemAccount, TransactionKind
 
 from . import bulkhead, lock_objects, queue, selectors
-
-# A webhook event carries the charge exactly as the HOP API renders it, so the one rendering is shared with the API.
-from .api.serializers import charge_body
 from .bridgecomm import client as bridgecomm
 from .bridgecomm import codes as bridgecomm_codes
 from .bridgecomm.types import GatewayResult, Outcome
@@ -51,6 +48,9 @@ from .models import (
     PaymentMethod,
     SettlementBatch,
 )
+
+# A webhook event carries the charge exactly as the HOP API renders it: one rendering, below both.
+from .representations import charge_body
 
 logger = logging.getLogger("chargepay.gateways")
 

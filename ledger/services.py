@@ -32,9 +32,6 @@ from core.errors import (
 )
 
 from . import co2, lock_objects, selectors
-
-# A webhook event carries the object exactly as the API renders it, so the one rendering is shared with the API.
-from .api.serializers import transaction_representation
 from .models import (
     Account,
     AccountKind,
@@ -47,6 +44,9 @@ from .models import (
     TransactionStatus,
     Unit,
 )
+
+# A webhook event carries the object exactly as the API renders it: one rendering, below both.
+from .representations import transaction_representation
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from ledger.api.serializers import format_created
+from ledger.representations import format_created
 
 from .selectors import Statement
 

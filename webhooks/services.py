@@ -26,8 +26,8 @@ from accounts.audit import audit_record
 from accounts.models import AuditAction, Partner, PartnerEvent, PartnerEventType, User
 from core.errors import InvalidParameter, ObjectNotFound
 from ledger import selectors as ledger_selectors
-from ledger.api.serializers import transaction_representation
 from ledger.models import TransactionStatus
+from ledger.representations import transaction_representation
 
 from . import outbound, queue, signing
 from .models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint

@@ -18,7 +18,8 @@ from core.api.openapi import hop_errors
 from gateways import selectors, services
 from gateways.models import CardCredit, CreditStatus
 
-from .serializers import AmountField, _iso, ordered_metadata, parse_amount
+from ..representations import iso_utc, ordered_metadata
+from .serializers import AmountField, parse_amount
 from .views import IDEMPOTENCY_KEY, TOO_MANY_REQUESTS, UNAUTHORIZED, USER_NOT_FOUND, IdempotentGatewayWriteView
 
 
@@ -44,7 +45,7 @@ def credit_body(credit: CardCredit, balance_in_cents: int) -> dict:
         "data": {
             "credit": {
                 "id": credit.pk,
-                "credit_at": _iso(credit.posted_at or credit.created_at),
+                "credit_at": iso_utc(credit.posted_at or credit.created_at),
                 "amount_in_cents": credit.amount,
                 "balance_in_cents": balance_in_cents,
                 "metadata": ordered_metadata(credit.metadata),

@@ -1,15 +1,13 @@
 """Input and output of the HOP API (DESIGN §4)."""
 
 import re
-from datetime import UTC, date
+from datetime import date
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.masking import LOGGED, last_four
-from gateways.bridgecomm.protocol import METADATA_FIELDS
-from gateways.models import CardCharge, ChargeStatus
+from gateways.models import ChargeStatus
 
 
 def parse_amount(value) -> int | None:
@@ -60,44 +58,6 @@ def parse_charge_request(body) -> tuple[dict[str, list[str]], dict]:
         else:
             cleaned["expires_at"] = expires_at
     return errors, cleaned
-
-
-def _iso(moment) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
-
-
-def ordered_metadata(metadata: dict) -> dict | None:
-    """The gateway's fields in the gateway's order (the database's jsonb does not keep it)."""
-    if not metadata:
-        return None
-    known = {name: metadata[name] for name in METADATA_FIELDS if name in metadata}
-    return known | {name: value for name, value in metadata.items() if name not in known}
-
-
-# Approved and credited (a worker may have captured or settled it since): answered 201 with the authorized amount.
-APPROVED_STATUSES = (ChargeStatus.AUTHORIZED, ChargeStatus.CAPTURED, ChargeStatus.SETTLED)
-
-
-def charge_body(charge: CardCharge, balance_in_cents: int, *, token_shown: bool = True) -> dict:
-    """`{"data": {"charge": {...}}}` as in the seed, plus `status`. `metadata` is the gateway's answer as is, but
-    for a card another partner stored (`token_shown` False) its `Token` is masked: tokens are shown only to the
-    partner that stored the card."""
-    credited = charge.status in APPROVED_STATUSES
-    metadata = ordered_metadata(charge.metadata)
-    if not token_shown and metadata and metadata.get("Token"):
-        metadata["Token"] = last_four(metadata["Token"], mark=LOGGED)
-    return {
-        "data": {
-            "charge": {
-                "id": charge.pk,
-                "charge_at": _iso(charge.authorized_at or charge.created_at),
-                "amount_in_cents": charge.amount_authorized if credited else charge.amount_requested,
-                "balance_in_cents": balance_in_cents,
-                "status": charge.status,
-                "metadata": metadata,
-            }
-        }
-    }
 
 
 def digits_up_to(highest: int) -> str:

@@ -17,13 +17,12 @@ from core.idempotency import (
 )
 from gateways import bulkhead, selectors, services
 
+from ..representations import APPROVED_STATUSES, charge_body
 from .serializers import (
-    APPROVED_STATUSES,
     SEED_CHARGE_EXAMPLE,
     SEED_CHARGE_REQUEST_EXAMPLE,
     ChargeResponseSerializer,
     HopChargeCreateSerializer,
-    charge_body,
     parse_charge_request,
 )
 

@@ -15,6 +15,7 @@ from core.api.openapi import (
 )
 from ledger import selectors, services
 
+from ..representations import transaction_representation
 from .serializers import (
     ACCOUNT_SUMMARY_CONSTANTS,
     CO2_OFFSET,
@@ -29,7 +30,6 @@ from .serializers import (
     AccountSummarySerializer,
     TransactionRequestSerializer,
     TransactionSerializer,
-    transaction_representation,
     transaction_request_fast,
 )
 

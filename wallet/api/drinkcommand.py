@@ -12,8 +12,9 @@ from core.api import hop as hop_envelope
 from core.api.openapi import hop_errors
 from gateways import selectors as gateway_selectors
 from gateways import services as gateway_services
-from gateways.api.serializers import APPROVED_STATUSES, parse_amount
+from gateways.api.serializers import parse_amount
 from gateways.api.views import IDEMPOTENCY_KEY, TOO_MANY_REQUESTS, UNAUTHORIZED
+from gateways.representations import APPROVED_STATUSES
 
 from .. import selectors, services
 from . import examples

@@ -9,7 +9,7 @@ from accounts.models import PartnerEventType
 from core import errors
 from core.api.fields import StrictCharField, validated
 from core.api.openapi import ANDCHARGE_FORBIDDEN, ANDCHARGE_RATE_LIMITED, ANDCHARGE_UNAUTHORIZED, andcharge_errors
-from ledger.api.serializers import format_created
+from ledger.representations import format_created
 from webhooks import outbound, selectors, services
 from webhooks.models import WebhookEndpoint
 
