@@ -189,6 +189,10 @@ def test_one_mapping_from_ledger_kinds_to_hop_types():
         TransactionKind.KM_ADJUSTMENT,
         TransactionKind.CARD_CAPTURE,
         TransactionKind.CARD_SETTLEMENT,
+        TransactionKind.CARD_CREDIT_POSTED,
+        TransactionKind.CARD_CREDIT_SETTLEMENT,
+        TransactionKind.CO2_OFFSET_CHARGING_SESSION,
+        TransactionKind.CO2_DONATION,
     }
     assert cents_kinds <= set(HOP_TYPES)  # every kind that moves a cents wallet has a HOP type
 
