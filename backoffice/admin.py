@@ -161,7 +161,7 @@ class CustomerAdmin(ReadOnlyModelAdmin):
                 customer=customer, credit_limit_cents=data["credit_limit_cents"], staff=request.user, reason=data["reason"]
             ),
             done=lambda changed: (
-                f"The credit limit is now {changed.credit_limit}¢.",
+                f"The credit limit is now {money.dollars(changed.credit_limit)}.",
                 reverse("admin:accounts_customer_change", args=[customer.pk]),
             ),
             describe_error=_credit_limit_error_message,
@@ -218,7 +218,8 @@ def _correction_error_message(error: ChargepayError) -> str:
 def _credit_limit_error_message(error: ChargepayError) -> str:
     if isinstance(error, CreditLimitBelowBalance):
         return (
-            f"Refused ({error.code}): the balance is {error.balance}¢, below minus the {error.credit_limit}¢ asked for; "
+            f"Refused ({error.code}): the balance is {money.dollars(error.balance)}, below minus the "
+            f"{money.dollars(error.credit_limit)} asked for; "
             "nothing was changed."
         )
     return staff_error_message(error)

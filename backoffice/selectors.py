@@ -143,7 +143,7 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEve
                 credit.created_at,
                 "credit",
                 f"Card credit #{credit.pk}: {credit.get_status_display()}",
-                f"{credit.amount}¢ to card {credit.payment_method.masked_token}"
+                f"{money.dollars(credit.amount)} to card {credit.payment_method.masked_token}"
                 + (f" · batch {credit.batch_id}" if credit.batch_id else "")
                 + (f" · {credit.review_reason}" if credit.review_reason else ""),
                 "",

@@ -184,7 +184,8 @@ class CardChargeAdmin(CsvExportMixin, ReadOnlyModelAdmin):
                 charge_id=charge.pk, requested_by=request.user, reason=data["reason"]
             ),
             done=lambda refunding: (
-                f"Charge #{charge.pk}: the wallet gave {refunding.amount_authorized}¢ back; a worker is telling the gateway.",
+                f"Charge #{charge.pk}: the wallet gave {money.dollars(refunding.amount_authorized)} back; "
+                "a worker is telling the gateway.",
                 reverse("admin:gateways_cardcharge_change", args=[charge.pk]),
             ),
             template="admin/gateways/cardcharge/refund.html",

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core import money
+
 
 class _WalletRecord(models.Model):
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="+")
@@ -37,7 +39,7 @@ class Purchase(_WalletRecord):
         indexes = [models.Index(fields=["partner", "customer", "-id"], name="purchase_partner_customer")]
 
     def __str__(self) -> str:
-        return f"purchase #{self.pk} {self.amount_cents}¢"
+        return f"purchase #{self.pk} {money.dollars(self.amount_cents)}"
 
 
 class Comp(_WalletRecord):
@@ -51,7 +53,7 @@ class Comp(_WalletRecord):
         indexes = [models.Index(fields=["partner", "customer", "-id"], name="comp_partner_customer")]
 
     def __str__(self) -> str:
-        return f"comp #{self.pk} {self.amount_cents}¢"
+        return f"comp #{self.pk} {money.dollars(self.amount_cents)}"
 
 
 class LineItemStatus(models.TextChoices):
@@ -130,7 +132,7 @@ class LineItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"line item {self.line_item_id} ({self.money_units}¢ {self.status})"
+        return f"line item {self.line_item_id} ({money.dollars(self.money_units, signed=True)} {self.status})"
 
 
 class RejectedLineItem(LineItem):

@@ -26,8 +26,14 @@ def test_make_runs_sweeper_captures_an_authorized_charge_whose_capture_never_sta
     CardCharge.objects.filter(pk=charge.pk).update(work_enqueued_at=timezone.now() - timedelta(minutes=5))
     gateway_settings.CELERY_TASK_ALWAYS_EAGER = True  # make run: no Redis, tasks run in the sweeper's process
 
-    assert sweep("--every", "0.01", "--rounds", "2") == {"rounds": 2, "capture": 1, "resolve": 0, "refund": 0}
+    assert sweep("--every", "0.01", "--rounds", "2") == {
+        "rounds": 2,
+        "capture": 1,
+        "resolve": 0,
+        "refund": 0,
+        "resolve_credit": 0,
+    }
 
     charge.refresh_from_db()
     assert charge.status == ChargeStatus.CAPTURED
-    assert sweep() == {"capture": 0, "resolve": 0, "refund": 0}  # nothing left
+    assert sweep() == {"capture": 0, "resolve": 0, "refund": 0, "resolve_credit": 0}  # nothing left

@@ -222,7 +222,7 @@ def test_support_voids_an_authorized_charge_and_the_worker_tells_the_gateway(
     assert void["transaction_id"] == charge.refund_transaction_id
     assert cents(hop_customer) == 0
     after = support_client.get(change_url(charge))
-    assert shown_messages(after) == [f"Charge #{charge.pk}: the wallet gave 500¢ back; a worker is telling the gateway."]
+    assert shown_messages(after) == [f"Charge #{charge.pk}: the wallet gave $5.00 back; a worker is telling the gateway."]
     assert "Voided" in text(after)
     assert 'id="refund-charge"' not in text(after)
 

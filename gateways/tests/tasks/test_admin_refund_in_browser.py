@@ -51,11 +51,11 @@ def test_support_voids_a_card_charge_and_the_worker_tells_the_gateway(
 
     # When: the agent voids it, with a reason, on the confirmation page.
     page.click("#refund-charge")
-    expect(page.locator("#refund-effect")).to_contain_text("gives back 1500¢")
+    expect(page.locator("#refund-effect")).to_contain_text("gives back $15.00")
     screenshot(page, "08-void-confirmation")
     page.fill("#id_reason", "Customer topped up twice by mistake (ticket 5120)")
     page.click("input[name=confirm]")
-    expect(page.locator(".messagelist")).to_contain_text("the wallet gave 1500¢ back")
+    expect(page.locator(".messagelist")).to_contain_text("the wallet gave $15.00 back")
 
     # Then: the wallet gave the cents back at once, and the worker tells the gateway, which voids it.
     assert cents(hop_customer) == 0

@@ -43,9 +43,9 @@ def test_finance_sets_a_credit_limit_audited(finance_client, finance_user, hop_c
         follow=True,
     )
 
-    assert shown_messages(response) == ["The credit limit is now 2500¢."]
+    assert shown_messages(response) == ["The credit limit is now $25.00."]
     assert wallet_of(hop_customer, Unit.USD_CENTS).credit_limit == 2500
-    assert "2500 ¢" in text(finance_client.get(f"/admin/accounts/customer/{hop_customer.pk}/change/"))
+    assert "$25.00" in text(finance_client.get(f"/admin/accounts/customer/{hop_customer.pk}/change/"))
     assert_audited(
         action=AuditAction.CREDIT_LIMIT_SET,
         actor=finance_user,
@@ -75,7 +75,7 @@ def test_a_limit_below_what_the_customer_owes_is_refused(finance_client, hop_cus
 
     assert response.status_code == 200
     assert shown_messages(response) == [
-        "Refused (CREDIT_LIMIT_BELOW_BALANCE): the balance is -800¢, below minus the 500¢ asked for; nothing was changed."
+        "Refused (CREDIT_LIMIT_BELOW_BALANCE): the balance is -$8.00, below minus the $5.00 asked for; nothing was changed."
     ]
     assert wallet_of(hop_customer, Unit.USD_CENTS).credit_limit == 1000
 
@@ -104,7 +104,7 @@ def test_lists_with_filters_and_the_timeline(finance_client, hop_customer, spend
     page = text(finance_client.get(f"/admin/accounts/customer/{hop_customer.pk}/change/"))
     assert "Cents spent on a purchase" in page
     assert "Cents comped at the venue" in page and "birthday" in page
-    assert "Line item pour-9: Rejected" in page and "-500 USD" in page
+    assert "Line item pour-9: Rejected" in page and "-$5.00" in page
     assert f"/admin/wallet/purchase/{bought.pk}/change/" in page
 
 
@@ -153,7 +153,7 @@ def test_finance_raises_the_limit_and_retries_a_rejected_pour_in_a_browser(http_
     page.fill("#id_credit_limit_cents", "1000")
     page.fill("#id_reason", "Known regular, ticket 77")
     page.click("input[name=confirm]")
-    expect(page.locator("#credit-limit")).to_contain_text("1000 ¢")
+    expect(page.locator("#credit-limit")).to_contain_text("$10.00")
 
     # The queue: retry the rejected pour; the worker (eager here) applies it.
     page.goto(f"{http_server}/admin/wallet/rejectedlineitem/")
