@@ -14,7 +14,7 @@ from core import errors
 from core.api import hop as hop_envelope
 from core.api.andcharge import AndChargePublicView
 from core.api.hop import HopPublicView
-from core.api.openapi import ANDCHARGE_UNAUTHORIZED, andcharge_errors, hop_errors
+from core.api.openapi import ANDCHARGE_UNAUTHORIZED, HOP_INVALID_JSON, HOP_TOO_LARGE, andcharge_errors, hop_errors
 
 TOKENS = inline_serializer(
     "PartnerTokens",
@@ -177,8 +177,8 @@ class HopTokenView(HopPublicView):
             ),
             **hop_errors(
                 (hop_envelope.unauthorized(), "10005 Unauthorized: wrong, missing or null email or password"),
-                (hop_envelope.payload_too_large(), "10012 body too large: over the size limit, refused unread"),
-                (hop_envelope.invalid_json(), "10012 Invalid Format: the body is not JSON"),
+                HOP_TOO_LARGE,
+                HOP_INVALID_JSON,
                 (
                     hop_envelope.invalid_params({"auth": ["email and password are required"]}),
                     "10013 Param is missing: no auth object",

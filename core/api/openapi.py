@@ -67,6 +67,17 @@ ANDCHARGE_UNAUTHORIZED = (errors.AuthorizationInvalid(), "AUTHORIZATION_INVALID:
 ANDCHARGE_FORBIDDEN = (errors.AccessDenied(), "ACCESS_DENIED: the token is not for this partnerId")
 ANDCHARGE_RATE_LIMITED = (errors.TooManyRequests(12), "TOO_MANY_REQUESTS: over PARTNER_RATE_LIMIT; args is Retry-After")
 ANDCHARGE_TOO_LARGE = (errors.PayloadTooLarge(MAX_BODY_BYTES), f"PAYLOAD_TOO_LARGE: a body over {MAX_BODY_BYTES} bytes")
+# --- HOP: the errors every write with a body may answer ------------------------------------------------------------
+HOP_INVALID_JSON = (hop.invalid_json(), "10012 Invalid Format: the body is not JSON")
+HOP_TOO_LARGE = (hop.payload_too_large(), "10012 body too large: over the size limit, refused unread")
+HOP_KEY_IN_USE = (
+    hop.HopError(409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]}),
+    "10015 Idempotency key in use: the first request with this key is still running",
+)
+HOP_KEY_REUSED = (
+    hop.HopError(422, 10016, "Idempotency key reused", {"idempotency_key": ["was used with a different request"]}),
+    "10016 Idempotency key reused: same key, different request",
+)
 _ANDCHARGE_EVERYWHERE = {
     "405": (errors.MethodNotAllowed("DELETE"), "METHOD_NOT_ALLOWED: the route does not answer this method"),
     "500": (errors.InternalError(EXAMPLE_REQUEST_ID), "INTERNAL_ERROR: never expected; args is the X-Request-Id"),

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from core import errors
 from core.api import hop as hop_envelope
 from core.api.hop import to_hop_error
-from core.api.openapi import hop_errors
+from core.api.openapi import HOP_INVALID_JSON, HOP_KEY_IN_USE, HOP_KEY_REUSED, HOP_TOO_LARGE, hop_errors
 from gateways import selectors, services
 from gateways.models import CardCredit, CreditStatus
 
@@ -165,22 +165,14 @@ CREDIT_ERRORS = hop_errors(
         to_hop_error(errors.CreditFailed("balance", "is not sufficient")),
         "10007 more than the balance: the wallet holds less than the amount; nothing debited",
     ),
-    (
-        hop_envelope.HopError(
-            409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]}
-        ),
-        "10015 Idempotency key in use: the first request with this key is still running",
-    ),
-    (hop_envelope.payload_too_large(), "10012 body too large: over the size limit, refused unread"),
-    (hop_envelope.invalid_json(), "10012 Invalid Format: the body is not JSON"),
+    HOP_KEY_IN_USE,
+    HOP_TOO_LARGE,
+    HOP_INVALID_JSON,
     (
         hop_envelope.invalid_params({"amount_in_cents": ["must be a whole number of cents from 1 to 100000"]}),
         "10013 Param is missing or the value is empty: credit or amount",
     ),
-    (
-        hop_envelope.HopError(422, 10016, "Idempotency key reused", {"idempotency_key": ["was used with a different request"]}),
-        "10016 Idempotency key reused: same key, different request",
-    ),
+    HOP_KEY_REUSED,
 )
 
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from accounts.api.hop import HopView
 from core import errors
 from core.api import hop as hop_envelope
-from core.api.openapi import hop_errors
+from core.api.openapi import HOP_INVALID_JSON, HOP_KEY_IN_USE, HOP_KEY_REUSED, HOP_TOO_LARGE, hop_errors
 from gateways import selectors as gateway_selectors
 from gateways import services as gateway_services
 from gateways.api.serializers import parse_amount
@@ -29,7 +29,7 @@ from .serializers import (
     parse_line_item_request,
     split_name,
 )
-from .views import BAD_PARAMS, INVALID_JSON, KEY_IN_USE, KEY_REUSED, TOO_LARGE, WalletWriteView
+from .views import BAD_PARAMS, WalletWriteView
 
 SESSION_TOKEN_NOT_FOUND = (
     hop_envelope.HopError(404, 20404, "User with session token not found", {"session_token": ["missing or invalid"]}),
@@ -138,11 +138,11 @@ class DrinkCommandChargeView(DrinkCommandWriteView):
                     hop_envelope.HopError(406, 20400, "Charge transaction failure", {"charge": ["Denied by customer's bank"]}),
                     "20400 Charge transaction failure: the gateway's description (drinkcommand.md)",
                 ),
-                KEY_IN_USE,
-                TOO_LARGE,
-                INVALID_JSON,
+                HOP_KEY_IN_USE,
+                HOP_TOO_LARGE,
+                HOP_INVALID_JSON,
                 BAD_PARAMS,
-                KEY_REUSED,
+                HOP_KEY_REUSED,
             ),
         },
     )
@@ -199,10 +199,10 @@ class DrinkCommandLineItemView(DrinkCommandWriteView):
                     hop_envelope.HopError(406, 20402, "Line item failure", {"line_item": ["Line item ID can't be blank"]}),
                     "20402 Line item failure: line_item_id missing (drinkcommand.md), or money_units or a number invalid",
                 ),
-                KEY_IN_USE,
-                TOO_LARGE,
-                INVALID_JSON,
-                KEY_REUSED,
+                HOP_KEY_IN_USE,
+                HOP_TOO_LARGE,
+                HOP_INVALID_JSON,
+                HOP_KEY_REUSED,
             ),
         },
     )

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from accounts.api.hop import HopView
 from core import errors
 from core.api import hop as hop_envelope
-from core.api.openapi import hop_errors
+from core.api.openapi import HOP_INVALID_JSON, HOP_KEY_IN_USE, HOP_KEY_REUSED, HOP_TOO_LARGE, hop_errors
 from core.idempotency import idempotency_begin, idempotency_complete, idempotency_release, request_fingerprint
 from gateways import selectors as gateway_selectors
 from gateways.api.views import IDEMPOTENCY_KEY, TOO_MANY_REQUESTS, UNAUTHORIZED, USER_NOT_FOUND
@@ -39,16 +39,6 @@ BAD_PARAMS = (
     hop_envelope.invalid_params({"amount_in_cents": ["must be a whole number of cents from 1 to 100000"]}),
     "10013 Param is missing or the value is empty: the body's object, a bad amount or field",
 )
-KEY_IN_USE = (
-    hop_envelope.HopError(409, 10015, "Idempotency key in use", {"idempotency_key": ["a request with this key is in progress"]}),
-    "10015 Idempotency key in use: the first request with this key is still running",
-)
-KEY_REUSED = (
-    hop_envelope.HopError(422, 10016, "Idempotency key reused", {"idempotency_key": ["was used with a different request"]}),
-    "10016 Idempotency key reused: same key, different request",
-)
-INVALID_JSON = (hop_envelope.invalid_json(), "10012 Invalid Format: the body is not JSON")
-TOO_LARGE = (hop_envelope.payload_too_large(), "10012 body too large: over the size limit, refused unread")
 PAGE_PARAMETERS = [
     OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, default=1, description="1-based page"),
     OpenApiParameter(
@@ -191,11 +181,11 @@ class PurchasesView(WalletWriteView):
                     hop_envelope.HopError(400, 10008, "Purchase transaction failure", {"balance": ["is not sufficient"]}),
                     "10008 Purchase transaction failure: the balance would pass the credit limit; nothing recorded",
                 ),
-                KEY_IN_USE,
-                TOO_LARGE,
-                INVALID_JSON,
+                HOP_KEY_IN_USE,
+                HOP_TOO_LARGE,
+                HOP_INVALID_JSON,
                 BAD_PARAMS,
-                KEY_REUSED,
+                HOP_KEY_REUSED,
             ),
         },
     )
@@ -243,11 +233,11 @@ class CompsView(WalletWriteView):
                     ),
                     "10010 Comp transaction failure: a negative amount (HOP's sample)",
                 ),
-                KEY_IN_USE,
-                TOO_LARGE,
-                INVALID_JSON,
+                HOP_KEY_IN_USE,
+                HOP_TOO_LARGE,
+                HOP_INVALID_JSON,
                 BAD_PARAMS,
-                KEY_REUSED,
+                HOP_KEY_REUSED,
             ),
         },
     )
