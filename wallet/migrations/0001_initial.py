@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         ("accounts", "0010_wallet_audit_actions"),
         ("core", "0002_idempotency_key_lease"),
         ("gateways", "0007_charge_capture_unconfirmed_idempotency_record"),
-        ("ledger", "0017_wallet_credit_limit"),
+        ("ledger", "0016_wallet_credit_limit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
